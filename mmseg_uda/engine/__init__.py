@@ -1,0 +1,1 @@
+from . import hooks, optimizers, samplers  # noqa: F401

@@ -1,0 +1,1 @@
+from . import backbones, decode_heads, discriminators, losses, segmentors, uda  # noqa: F401
