@@ -1,1 +1,1 @@
-
+from .uda_iou_metric import UDAIoUMetric  # noqa: F401

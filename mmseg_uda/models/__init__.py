@@ -1,1 +1,2 @@
-from . import backbones, decode_heads, discriminators, losses, segmentors, uda  # noqa: F401
+from . import (backbones, data_preprocessors, decode_heads, discriminators,
+               losses, segmentors, uda)  # noqa: F401

@@ -1,1 +1,1 @@
-
+from .uda_segmentor import UDASegmentor  # noqa: F401

@@ -1,0 +1,14 @@
+# Source-only baseline on the synthetic benchmark: train on GTA-format source
+# labels, evaluate on the Cityscapes-format target val split.
+_base_ = [
+    '../_base_/datasets/synthetic_gta2cs.py',
+    '../_base_/models/deeplabv2_r18_small_dual.py',
+    '../_base_/schedules/synthetic.py', '../_base_/default_runtime.py'
+]
+train_dataloader = dict(
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(
+        _delete_=True,
+        type='GTA5Dataset',
+        data_root={{_base_.source_root}},
+        pipeline={{_base_.source_pipeline}}))

@@ -1,0 +1,1 @@
+from .uda_data_preprocessor import UDADataPreProcessor  # noqa: F401

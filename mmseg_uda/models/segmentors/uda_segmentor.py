@@ -1,0 +1,336 @@
+"""A UDA segmentor: any mmseg segmentor plus composable adaptation parts."""
+from typing import Dict, List, Optional, Union
+
+import torch
+import torch.nn as nn
+from mmengine.logging import MessageHub
+from mmengine.model import BaseModel, ExponentialMovingAverage
+from mmengine.optim import OptimWrapperDict
+from mmseg.registry import MODELS
+from mmseg.utils import add_prefix
+from torch import Tensor
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from ..uda.student_outputs import (HeadOutputs, forward_heads, head_losses,
+                                   labels_to_samples)
+
+
+@MODELS.register_module()
+class UDASegmentor(BaseModel):
+    """Unsupervised domain adaptation around a stock mmseg segmentor.
+
+    The student is any mmseg segmentor (``EncoderDecoder`` with any backbone;
+    a second classifier comes from a dual decode head or from
+    ``auxiliary_head``). Adaptation parts are optional and combine freely:
+
+    - ``adversary``: output-space adversarial training with one
+      discriminator per head (AdaptSegNet, MRNet);
+    - ``memory_reg``: memory regularisation between the two heads (MRNet
+      Eq. 5), after ``memory_reg_start_iter`` iterations;
+    - ``self_training`` + ``teacher``: a momentum teacher whose fused
+      multi-view predictions give pseudo labels (SAC);
+    - ``update_target_bn_stats``: target images pass through the student in
+      train mode without loss or gradient so BatchNorm statistics see both
+      domains (SAC's ABN pre-training);
+    - ``freeze_bn_stats``: BN running statistics stay fixed while the BN
+      affine parameters train (SAC adaptation).
+
+    One training step (:meth:`train_step`) reads like the algorithm: source
+    loss -> target pseudo labels -> target forward -> adversarial, memory and
+    self-training terms -> one segmentor update -> discriminator updates on
+    detached predictions. The iteration number comes from the runner's
+    :class:`MessageHub`, so resuming continues warm-ups and schedules
+    exactly. Validation and test run the student alone (with a dual head,
+    its fused prediction).
+
+    Args:
+        segmentor (dict): Config of the student segmentor (without
+            ``data_preprocessor``: this model's preprocessor is used).
+        data_preprocessor (dict, optional): Usually ``UDADataPreProcessor``.
+        adversary (dict, optional): ``OutputSpaceAdversary`` config.
+        memory_reg (dict, optional): ``MemoryRegLoss`` config.
+        memory_reg_start_iter (int): Iteration from which the memory
+            regularisation is applied (MRNet paper 10k, release 15k).
+        memory_reg_on (str): ``'target'`` (stage I: the unlabelled target
+            batch) or ``'labelled'`` (stage II: the pseudo-labelled batch,
+            no extra forward pass).
+        teacher (dict, optional): Momentum teacher, ``dict(momentum=0.01,
+            interval=100)``; psi <- (1 - momentum) psi + momentum phi every
+            ``interval`` iterations, BN statistics included. Updated by
+            ``EMATeacherHook``.
+        self_training (dict, optional): Target self-training config (e.g.
+            ``AugmentationConsistency``); needs ``teacher``.
+        update_target_bn_stats (bool): ABN pre-training target pass.
+        freeze_bn_stats (bool): Keep BN layers of the student in eval mode.
+        align_corners (bool): Resizing of logits to the input size before the
+            adaptation losses. Defaults to True (as in the papers).
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    def __init__(self,
+                 segmentor: dict,
+                 data_preprocessor: Optional[dict] = None,
+                 adversary: Optional[dict] = None,
+                 memory_reg: Optional[dict] = None,
+                 memory_reg_start_iter: int = 0,
+                 memory_reg_on: str = 'target',
+                 teacher: Optional[dict] = None,
+                 self_training: Optional[dict] = None,
+                 update_target_bn_stats: bool = False,
+                 freeze_bn_stats: bool = False,
+                 align_corners: bool = True,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if segmentor.get('data_preprocessor') is not None:
+            segmentor = dict(segmentor)
+            segmentor['data_preprocessor'] = None
+        self.segmentor = MODELS.build(segmentor)
+        self.adversary = MODELS.build(adversary) if adversary else None
+        self.memory_reg = MODELS.build(memory_reg) if memory_reg else None
+        if memory_reg_on not in ('target', 'labelled'):
+            raise ValueError("memory_reg_on must be 'target' or 'labelled', "
+                             f'got {memory_reg_on!r}')
+        self.memory_reg_start_iter = memory_reg_start_iter
+        self.memory_reg_on = memory_reg_on
+        if self_training is not None and teacher is None:
+            raise ValueError('self_training needs a momentum teacher: add '
+                             'teacher=dict(momentum=..., interval=...)')
+        self.teacher = None
+        if teacher is not None:
+            self.teacher = ExponentialMovingAverage(
+                self.segmentor,
+                momentum=teacher.get('momentum', 0.01),
+                interval=teacher.get('interval', 100),
+                update_buffers=True)
+            self.teacher.eval()
+        self.self_training = MODELS.build(self_training) \
+            if self_training else None
+        self.update_target_bn_stats = update_target_bn_stats
+        self.freeze_bn_stats = freeze_bn_stats
+        self.align_corners = align_corners
+
+    # ------------------------------------------------------------------
+    # structure
+    # ------------------------------------------------------------------
+    @property
+    def uses_target(self) -> bool:
+        """Whether a training batch must have a target part."""
+        return bool(self.adversary is not None or self.self_training
+                    is not None or self.update_target_bn_stats or
+                    (self.memory_reg is not None
+                     and self.memory_reg_on == 'target'))
+
+    def optim_groups(self) -> Dict[str, nn.Module]:
+        """Trainable parts, each with its own optimizer wrapper.
+
+        Returns:
+            dict[str, nn.Module]: ``segmentor`` and ``disc_<head>`` for every
+            discriminator (see ``UDAOptimWrapperConstructor``).
+        """
+        groups = {'segmentor': self.segmentor}
+        if self.adversary is not None:
+            for name, disc in self.adversary.discriminators.items():
+                groups[f'disc_{name}'] = disc
+        return groups
+
+    def train(self, mode: bool = True) -> 'UDASegmentor':
+        """Set train mode; the teacher always stays in eval mode and, with
+        ``freeze_bn_stats``, so do the student's BN layers."""
+        super().train(mode)
+        if self.teacher is not None:
+            self.teacher.eval()
+        if mode and self.freeze_bn_stats:
+            for m in self.segmentor.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
+
+    @staticmethod
+    def current_iter() -> int:
+        """The runner's iteration (0-based), from the MessageHub."""
+        return int(MessageHub.get_current_instance().get_info('iter', 0))
+
+    # ------------------------------------------------------------------
+    # inference
+    # ------------------------------------------------------------------
+    def forward(self,
+                inputs: Tensor,
+                data_samples: Optional[list] = None,
+                mode: str = 'tensor') -> Union[Dict[str, Tensor], list]:
+        """Inference through the student (``predict`` / ``tensor``); use
+        :meth:`train_step` for training."""
+        if mode == 'loss':
+            raise RuntimeError('UDASegmentor trains through train_step(); '
+                               "forward(mode='loss') is not supported")
+        return self.segmentor(inputs, data_samples, mode=mode)
+
+    # ------------------------------------------------------------------
+    # training: the algorithm
+    # ------------------------------------------------------------------
+    def train_step(self, data: Union[dict, tuple, list],
+                   optim_wrapper: OptimWrapperDict) -> Dict[str, Tensor]:
+        """One UDA iteration.
+
+        Args:
+            data (dict): A batch from the dataloader (source part, and a
+                target part for methods that use one).
+            optim_wrapper (OptimWrapperDict): ``segmentor`` and one wrapper per
+                discriminator.
+
+        Returns:
+            dict[str, Tensor]: Logged losses and statistics.
+        """
+        data = self.data_preprocessor(data, True)
+        self._check_batch(data)
+        it = self.current_iter()
+        seg_wrapper = self._wrapper(optim_wrapper, 'segmentor')
+
+        with seg_wrapper.optim_context(self.segmentor):
+            losses, logs = {}, {}
+            src = self.forward_source(data['inputs'])
+            losses.update(self.source_loss(src, data['data_samples']))
+            if self.update_target_bn_stats:
+                self.observe_target_bn_stats(data['target_inputs'])
+            tgt, tgt_inputs, targets = None, None, None
+            if self._needs_target_forward():
+                tgt_inputs, targets, st_logs = self.make_pseudo_targets(
+                    data['target_inputs'], it)
+                logs.update(st_logs)
+                tgt = self.forward_target(tgt_inputs)
+            if self.adversary is not None:
+                losses.update(self.adversarial_loss(tgt))
+            if self.memory_reg is not None and \
+                    it >= self.memory_reg_start_iter:
+                losses.update(self.memory_loss(
+                    tgt if self.memory_reg_on == 'target' else src))
+            if self.self_training is not None:
+                losses.update(self.self_training_loss(tgt, targets, it))
+        total, log_vars = self.parse_losses(losses)
+        seg_wrapper.update_params(total)
+
+        if self.adversary is not None:
+            log_vars.update(
+                self.update_discriminators(src, tgt, optim_wrapper))
+        log_vars.update(logs)
+        return log_vars
+
+    # named steps ------------------------------------------------------
+    def _resized(self, outputs: HeadOutputs, like: Tensor
+                 ) -> Dict[str, Tensor]:
+        return outputs.resized(like.shape[-2:], self.align_corners)
+
+    def forward_source(self, inputs: Tensor) -> Dict[str, object]:
+        """Student forward on the labelled batch."""
+        outputs = forward_heads(self.segmentor, inputs)
+        return dict(outputs=outputs, inputs=inputs)
+
+    def source_loss(self, src: Dict[str, object],
+                    data_samples: list) -> Dict[str, Tensor]:
+        """Supervised loss of every head (primary CE + 0.5 aux CE for the
+        dual head), computed by the heads' own ``loss_decode``."""
+        return add_prefix(
+            head_losses(self.segmentor, src['outputs'], data_samples), 'src')
+
+    @torch.no_grad()
+    def observe_target_bn_stats(self, target_inputs: Tensor) -> None:
+        """ABN: forward target images in train mode, no loss, no gradient,
+        so BN running statistics average over both domains."""
+        self.segmentor.extract_feat(target_inputs)
+
+    def _needs_target_forward(self) -> bool:
+        return self.adversary is not None or \
+            self.self_training is not None or \
+            (self.memory_reg is not None and self.memory_reg_on == 'target')
+
+    def make_pseudo_targets(self, target_inputs: Tensor, it: int):
+        """Student inputs for the target part and, with self-training, the
+        teacher's pseudo targets for them.
+
+        Returns:
+            tuple: ``(student_inputs, targets or None, logs)``.
+        """
+        if self.self_training is None:
+            return target_inputs, None, {}
+        with torch.no_grad():
+            return self.self_training.make_targets(
+                self.teacher.module, target_inputs, it,
+                self.data_preprocessor)
+
+    def forward_target(self, inputs: Tensor) -> Dict[str, object]:
+        """Student forward on the (view-augmented) target batch."""
+        outputs = forward_heads(self.segmentor, inputs)
+        return dict(outputs=outputs, inputs=inputs)
+
+    def adversarial_loss(self, tgt: Dict[str, object]) -> Dict[str, Tensor]:
+        """Fool every (frozen) discriminator on the target predictions."""
+        return add_prefix(
+            self.adversary.generator_loss(
+                self._resized(tgt['outputs'], tgt['inputs'])), 'tgt')
+
+    def memory_loss(self, batch: Dict[str, object]) -> Dict[str, Tensor]:
+        """Memory regularisation between the primary and auxiliary heads."""
+        logits = self._resized(batch['outputs'], batch['inputs'])
+        if 'aux' not in logits:
+            raise KeyError('memory_reg needs two classifiers: use a dual '
+                           'decode head or add an auxiliary_head')
+        return {'tgt.loss_mr': self.memory_reg(logits['primary'],
+                                               logits['aux'])}
+
+    def self_training_loss(self, tgt: Dict[str, object], targets,
+                           it: int) -> Dict[str, Tensor]:
+        """Self-training loss of the student views against the teacher's
+        fused pseudo labels."""
+        logits = self._resized(tgt['outputs'], tgt['inputs'])
+        return add_prefix(self.self_training.loss(logits, targets, it), 'tgt')
+
+    def update_discriminators(self, src: Dict[str, object],
+                              tgt: Dict[str, object],
+                              optim_wrapper: OptimWrapperDict
+                              ) -> Dict[str, Tensor]:
+        """One update of every discriminator on detached predictions."""
+        src_logits = {
+            k: v.detach()
+            for k, v in self._resized(src['outputs'], src['inputs']).items()
+        }
+        tgt_logits = {
+            k: v.detach()
+            for k, v in self._resized(tgt['outputs'], tgt['inputs']).items()
+        }
+        log_vars = {}
+        for name in self.adversary.head_names:
+            disc = self.adversary.discriminators[name]
+            wrapper = self._wrapper(optim_wrapper, f'disc_{name}')
+            with wrapper.optim_context(disc):
+                losses = self.adversary.discriminator_loss(
+                    name, src_logits, tgt_logits)
+            total, logs = self.parse_losses(losses)
+            wrapper.update_params(total)
+            log_vars.update({f'disc_{name}.{k}': v for k, v in logs.items()})
+        return log_vars
+
+    # helpers ------------------------------------------------------------
+    @staticmethod
+    def _wrapper(optim_wrapper, name: str):
+        if isinstance(optim_wrapper, OptimWrapperDict):
+            if name not in optim_wrapper:
+                raise KeyError(f'no optimizer wrapper {name!r}; configured: '
+                               f'{list(optim_wrapper.keys())}')
+            return optim_wrapper[name]
+        if name != 'segmentor':
+            raise TypeError(
+                f'the {name!r} part needs its own optimizer: build optim_'
+                "wrapper with constructor='UDAOptimWrapperConstructor'")
+        return optim_wrapper
+
+    def _check_batch(self, data: dict) -> None:
+        if self.uses_target and 'target_inputs' not in data:
+            raise KeyError(
+                'this UDA method needs target images, but the training batch '
+                'has no target part: use UDADataset(source=..., target=...) '
+                'as the train dataset')
+
+    @staticmethod
+    def pseudo_label_samples(labels: Tensor) -> List:
+        """Data samples holding pseudo labels (for heads' loss_by_feat)."""
+        return labels_to_samples(labels)

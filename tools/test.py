@@ -1,0 +1,81 @@
+"""Evaluate a checkpoint on the config's test set (the target domain).
+
+Usage::
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--show-dir DIR]
+        [--json-out FILE] [--cfg-options k=v ...] [--launcher ...]
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
+
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.dist import get_rank  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+import mmseg_uda  # noqa: E402,F401
+from mmseg_uda.utils.device_config import adapt_cfg_to_device  # noqa: E402
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Test (and evaluate) a model')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='directory for logs and results')
+    parser.add_argument(
+        '--show-dir',
+        help='directory where painted predictions are saved (inside the '
+        'work dir timestamp folder)')
+    parser.add_argument(
+        '--json-out', help='write the returned metrics to this JSON file')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, key=value pairs')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def main():
+    args = parse_args()
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    adapt_cfg_to_device(cfg)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    if args.show_dir:
+        if 'visualization' not in cfg.default_hooks:
+            raise RuntimeError('--show-dir needs a SegVisualizationHook in '
+                               'default_hooks.visualization')
+        cfg.default_hooks.visualization['draw'] = True
+        cfg.visualizer['save_dir'] = args.show_dir
+
+    runner = Runner.from_cfg(cfg)
+    metrics = runner.test()
+    if args.json_out and get_rank() == 0:
+        os.makedirs(osp.dirname(osp.abspath(args.json_out)), exist_ok=True)
+        with open(args.json_out, 'w') as f:
+            json.dump({k: float(v) for k, v in metrics.items()}, f, indent=2)
+
+
+if __name__ == '__main__':
+    main()
