@@ -37,13 +37,13 @@ if ! "$VPY" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '
   "${PIP[@]}" install -q "torch==2.13.0"
 fi
 
-# Build requirements of mmcv's setup.py (it imports pkg_resources and torch).
-"${PIP[@]}" install -q "setuptools<70" wheel ninja psutil
-
 if ! "$VPY" -c "import mmcv, mmcv.ops, sys; sys.exit(mmcv.__version__ != '2.1.0')" 2>/dev/null; then
   mkdir -p "$WHEELS"
   whl="$(ls "$WHEELS"/mmcv-2.1.0-*.whl 2>/dev/null | head -n1 || true)"
   if [ -z "$whl" ]; then
+    # Build requirements of mmcv's setup.py: it imports pkg_resources (gone
+    # from setuptools>=70) and torch (hence no build isolation).
+    "${PIP[@]}" install -q "setuptools<70" wheel ninja psutil
     log "building mmcv 2.1.0 with ops from source (about 13 minutes on 2 cores, once)"
     MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-2}" "${PIP[@]}" wheel --no-build-isolation \
       --no-deps -w "$WHEELS" "mmcv==2.1.0"

@@ -13,8 +13,18 @@ every method and listing what the safe unpickler rejects; see
 ``tests/test_checkpoint_safety.py``). Anything else, e.g. an ``os.system``
 payload, is still refused by torch's safe unpickler.
 
+One of them needs care: every pickled :class:`HistoryBuffer` stores its
+statistics methods as ``getattr(HistoryBuffer, 'min')`` (and 'max', 'mean',
+'current'). Allow-listing the real ``builtins.getattr`` would let a crafted
+file reach any attribute of an allowed object (``__globals__`` and from
+there ``eval``). We therefore register, under the name
+``builtins.getattr``, :func:`history_buffer_getattr`, which resolves only
+statistics methods of :class:`HistoryBuffer` and refuses everything else.
+
 Importing :mod:`mmseg_uda` calls :func:`register_safe_globals` once.
 """
+import pickle
+
 import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer
@@ -31,15 +41,42 @@ def _numpy_globals():
     except ImportError:  # pragma: no cover - numpy 1.x
         from numpy.core import multiarray
     objs = [multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype]
-    # dtype classes (np.dtypes.Float64DType, ...) appear when a dtype object is
-    # pickled (arrays and numpy scalars of any numeric type, and bools).
-    for name in ('Float64DType', 'Float32DType', 'Float16DType', 'Int64DType',
-                 'Int32DType', 'Int16DType', 'Int8DType', 'UInt8DType',
-                 'UInt16DType', 'UInt32DType', 'UInt64DType', 'BoolDType'):
-        cls = getattr(getattr(np, 'dtypes', None), name, None)
-        if cls is not None:
-            objs.append(cls)
+    # numpy 2 pickles a dtype's state with its class (np.dtypes.Int64DType,
+    # Float32DType, ...), which the safe unpickler must be allowed to BUILD.
+    dtypes = getattr(np, 'dtypes', None)
+    if dtypes is not None:
+        objs += [
+            getattr(dtypes, name) for name in dir(dtypes)
+            if name.endswith('DType') and isinstance(getattr(dtypes, name),
+                                                     type)
+        ]
     return objs
+
+
+def history_buffer_getattr(obj, name):
+    """The only ``getattr`` a safe checkpoint load may perform.
+
+    Args:
+        obj: Must be the :class:`HistoryBuffer` class.
+        name (str): A statistics method of it ('min', 'max', 'mean',
+            'current' or one registered with
+            ``HistoryBuffer.register_statistics``).
+
+    Returns:
+        The function ``getattr(HistoryBuffer, name)``.
+
+    Raises:
+        pickle.UnpicklingError: For any other object or attribute.
+    """
+    allowed = set(HistoryBuffer._statistics_methods) | {
+        'min', 'max', 'mean', 'current'
+    }
+    if obj is HistoryBuffer and isinstance(name, str) and name in allowed \
+            and not name.startswith('_'):
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(
+        f'refused getattr({obj!r}, {name!r}) while loading a checkpoint: '
+        'only HistoryBuffer statistics methods may be resolved')
 
 
 def mmengine_checkpoint_globals():
@@ -50,7 +87,8 @@ def mmengine_checkpoint_globals():
         list: Classes and functions to pass to
         :func:`torch.serialization.add_safe_globals`.
     """
-    return [HistoryBuffer] + _numpy_globals()
+    return [HistoryBuffer, (history_buffer_getattr, 'builtins.getattr')
+            ] + _numpy_globals()
 
 
 _REGISTERED = False
