@@ -1,1 +1,2 @@
 
+from .uda_sampler import UDAInfiniteSampler  # noqa: F401
