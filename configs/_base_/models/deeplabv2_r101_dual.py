@@ -1,17 +1,18 @@
 # DeepLabv2 ResNet-101 at output stride 8 with MRNet's two ASPP classifiers:
-# auxiliary on layer3 (1024 ch), primary on layer4 (2048 ch).
+# auxiliary on layer3 (1024 ch), primary on layer4 (2048 ch), wrapped in a
+# UDASegmentor with no adaptation part yet (= source-only training); the
+# method configs under _base_/uda/ add the adaptation parts.
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 data_preprocessor = dict(
-    type='SegDataPreProcessor',
+    type='UDADataPreProcessor',
     mean=[123.675, 116.28, 103.53],
     std=[58.395, 57.12, 57.375],
     bgr_to_rgb=True,
     pad_val=0,
     seg_pad_val=255)
 num_classes = 19
-model = dict(
+segmentor = dict(
     type='EncoderDecoder',
-    data_preprocessor=data_preprocessor,
     backbone=dict(
         type='ResNetV1c',
         depth=101,
@@ -38,3 +39,7 @@ model = dict(
             type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))
+model = dict(
+    type='UDASegmentor',
+    data_preprocessor=data_preprocessor,
+    segmentor=segmentor)

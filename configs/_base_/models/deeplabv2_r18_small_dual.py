@@ -4,10 +4,11 @@
 _base_ = ['./deeplabv2_r101_dual.py']
 norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
-    backbone=dict(
-        depth=18,
-        stem_channels=32,
-        base_channels=32,
-        norm_cfg=norm_cfg,
-        init_cfg=None),
-    decode_head=dict(in_channels=(128, 256), channels=64, norm_cfg=norm_cfg))
+    segmentor=dict(
+        backbone=dict(
+            depth=18,
+            stem_channels=32,
+            base_channels=32,
+            norm_cfg=norm_cfg,
+            init_cfg=None),
+        decode_head=dict(in_channels=(128, 256), norm_cfg=norm_cfg)))
