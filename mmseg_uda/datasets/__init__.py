@@ -1,11 +1,19 @@
 from . import transforms  # noqa: F401
-from .cityscapes_raw import CityscapesRawDataset  # noqa: F401
-from .gta5 import GTA5Dataset  # noqa: F401
-from .label_mappings import (LABEL_MAPPINGS, LABEL_SPACES,  # noqa: F401
+from .cityscapes_raw import CityscapesRawDataset
+from .gta5 import GTA5Dataset
+from .label_mappings import (LABEL_MAPPINGS, LABEL_SPACES, LabelMapping,
                              apply_label_mapping, build_lut,
                              get_label_mapping, get_label_space)
-from .robotcar import RobotCarDataset  # noqa: F401
-from .synthia import SynthiaDataset  # noqa: F401
-from .transforms import (LabelWarning, LoadCheckedImageFromFile,  # noqa: F401
+from .robotcar import RobotCarDataset
+from .synthia import SynthiaDataset
+from .transforms import (LabelWarning, LoadCheckedImageFromFile,
                          LoadMappedAnnotations)
-from .uda_dataset import UDADataset  # noqa: F401
+from .uda_dataset import UDADataset
+
+__all__ = [
+    'CityscapesRawDataset', 'GTA5Dataset', 'RobotCarDataset',
+    'SynthiaDataset', 'UDADataset', 'LoadCheckedImageFromFile',
+    'LoadMappedAnnotations', 'LabelWarning', 'LABEL_MAPPINGS', 'LABEL_SPACES',
+    'LabelMapping', 'apply_label_mapping', 'build_lut', 'get_label_mapping',
+    'get_label_space'
+]

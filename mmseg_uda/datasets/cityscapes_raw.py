@@ -1,5 +1,3 @@
-from typing import Optional
-
 from mmseg.datasets import CityscapesDataset
 from mmseg.registry import DATASETS
 from .mapped_label_mixin import MappedLabelMixin
@@ -41,8 +39,8 @@ class CityscapesRawDataset(MappedLabelMixin, CityscapesDataset):
             Defaults to True.
         img_suffix (str): Defaults to '_leftImg8bit.png'.
         seg_map_suffix (str): Defaults to '_gtFine_labelIds.png'.
-        data_prefix (dict): Defaults to
-            ``dict(img_path='leftImg8bit/train', seg_map_path='gtFine/train')``.
+        data_prefix (dict): Defaults to ``dict(img_path='leftImg8bit/train',
+            seg_map_path='gtFine/train')``.
         **kwargs: Other arguments of :class:`mmseg.datasets.BaseSegDataset`.
     """
     DEFAULT_LABEL_MAPPING = 'cityscapes19'

@@ -191,6 +191,6 @@ class UDADataset(Dataset):
             target_data_samples=t_samples)
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(source={type(self.source).__name__}'
-                f'[{len(self.source)}], target={type(self.target).__name__}'
-                f'[{len(self.target)}], seed={self.seed})')
+        src, tgt = type(self.source).__name__, type(self.target).__name__
+        return (f'{self.__class__.__name__}(source={src}[{len(self.source)}], '
+                f'target={tgt}[{len(self.target)}], seed={self.seed})')
