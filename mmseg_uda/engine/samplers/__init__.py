@@ -1,2 +1,3 @@
 
 from .uda_sampler import UDAInfiniteSampler  # noqa: F401
+from .class_balanced_sampler import ClassBalancedTargetSampler  # noqa: F401
