@@ -3,8 +3,12 @@
 _base_ = [
     '../_base_/datasets/synthetic_gta2cs.py',
     '../_base_/models/deeplabv2_r18_small_dual.py',
-    '../_base_/schedules/synthetic.py', '../_base_/default_runtime.py'
+    '../_base_/uda/source_only.py', '../_base_/schedules/synthetic.py',
+    '../_base_/default_runtime.py'
 ]
+model = dict(
+    segmentor={{_base_.segmentor}},
+    data_preprocessor={{_base_.data_preprocessor}})
 train_dataloader = dict(
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(

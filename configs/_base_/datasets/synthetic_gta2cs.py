@@ -3,24 +3,25 @@
 # Images are 512x256; the small model trains on 256x128 crops.
 source_root = 'data/synthetic/gta'
 target_root = 'data/synthetic/cityscapes'
-crop_size = (256, 128)
+img_scale = (256, 128)  # (w, h) for Resize
+crop_size = (128, 256)  # (h, w) for RandomCrop
 source_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadMappedAnnotations'),
     dict(type='Resize', scale=(320, 160), keep_ratio=True),
-    dict(type='RandomCrop', crop_size=(128, 256), cat_max_ratio=0.75),
+    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackSegInputs'),
 ]
 target_train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=crop_size, keep_ratio=True),
+    dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackSegInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=crop_size, keep_ratio=True),
+    dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='LoadMappedAnnotations'),
     dict(type='PackSegInputs'),
 ]

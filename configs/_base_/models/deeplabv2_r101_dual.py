@@ -1,13 +1,17 @@
 # DeepLabv2 ResNet-101 at output stride 8 with MRNet's two ASPP classifiers:
-# auxiliary on layer3 (1024 ch), primary on layer4 (2048 ch), wrapped in a
-# UDASegmentor with no adaptation part yet (= source-only training); the
-# method configs under _base_/uda/ add the adaptation parts.
+# auxiliary on layer3 (1024 ch), primary on layer4 (2048 ch).
+# Model bases define the student `segmentor` and the `data_preprocessor`;
+# method bases (_base_/uda/) define `model` (a UDASegmentor), and a final
+# config joins them with
+#   model = dict(segmentor={{_base_.segmentor}},
+#                data_preprocessor={{_base_.data_preprocessor}})
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 data_preprocessor = dict(
     type='UDADataPreProcessor',
     mean=[123.675, 116.28, 103.53],
     std=[58.395, 57.12, 57.375],
     bgr_to_rgb=True,
+    size=(512, 1024),  # (h, w): batches are padded to the crop size
     pad_val=0,
     seg_pad_val=255)
 num_classes = 19
@@ -39,7 +43,3 @@ segmentor = dict(
             type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))
-model = dict(
-    type='UDASegmentor',
-    data_preprocessor=data_preprocessor,
-    segmentor=segmentor)

@@ -39,10 +39,12 @@ class LoadMappedAnnotations(BaseTransform):
        the number of pixels (never an error).
     3. Applies mmseg's class-subset ``label_map`` and ``reduce_zero_label``
        when the dataset sets them.
-    4. If an image was loaded before (``img_shape`` present) and the label
-       size differs, resizes the label to the image size with nearest
-       neighbour interpolation and warns (:class:`LabelWarning`) once per
-       file. Put this transform right after the image loader.
+    4. If an image was loaded before (``ori_shape`` present: the size of the
+       image file as read) and the label size differs, resizes the label to
+       that size with nearest-neighbour interpolation and warns
+       (:class:`LabelWarning`) once per file. Comparing with the original
+       size keeps test pipelines that load labels after ``Resize`` (mmseg's
+       convention: evaluation at full resolution) correct.
 
     Required Keys:
 
@@ -54,7 +56,7 @@ class LoadMappedAnnotations(BaseTransform):
     - label_map (dict | None, optional): mmseg class-subset map.
     - reduce_zero_label (bool, optional)
     - seg_fields (list)
-    - img_shape (tuple, optional)
+    - ori_shape (tuple, optional)
 
     Added Keys:
 
@@ -138,7 +140,7 @@ class LoadMappedAnnotations(BaseTransform):
                 lut[old_id] = new_id
             label = lut[label]
 
-        img_shape = results.get('img_shape')
+        img_shape = results.get('ori_shape')
         if img_shape is not None and label.shape != tuple(img_shape[:2]):
             self._warn_once(
                 ('resize', path),

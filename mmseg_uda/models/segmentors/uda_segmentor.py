@@ -86,7 +86,10 @@ class UDASegmentor(BaseModel):
             segmentor = dict(segmentor)
             segmentor['data_preprocessor'] = None
         self.segmentor = MODELS.build(segmentor)
-        self.adversary = MODELS.build(adversary) if adversary else None
+        self.num_classes = self.segmentor.decode_head.num_classes
+        self.adversary = MODELS.build(
+            adversary, default_args=dict(
+                num_classes=self.num_classes)) if adversary else None
         self.memory_reg = MODELS.build(memory_reg) if memory_reg else None
         if memory_reg_on not in ('target', 'labelled'):
             raise ValueError("memory_reg_on must be 'target' or 'labelled', "

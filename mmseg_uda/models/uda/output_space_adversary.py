@@ -43,6 +43,9 @@ class OutputSpaceAdversary(BaseModule):
         gradient_penalty (float): Weight of an R1 penalty on source inputs
             (release: 0.01 with the multi-scale discriminator). 0 disables.
         real_input (str): ``'head'`` (paper) or ``'fused'`` (release).
+        num_classes (int, optional): Number of classes of the segmentor
+            (passed by ``UDASegmentor``); filled into discriminator configs
+            that do not set it, and checked against those that do.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -53,6 +56,7 @@ class OutputSpaceAdversary(BaseModule):
                  disc_loss_weight: float = 0.5,
                  gradient_penalty: float = 0.0,
                  real_input: str = 'head',
+                 num_classes: Optional[int] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg)
         if not discriminators:
@@ -61,8 +65,18 @@ class OutputSpaceAdversary(BaseModule):
         if real_input not in ('head', 'fused'):
             raise ValueError(f"real_input must be 'head' or 'fused', got "
                              f'{real_input!r}')
-        self.discriminators = torch.nn.ModuleDict(
-            {k: MODELS.build(v) for k, v in discriminators.items()})
+        built = {}
+        for name, cfg in discriminators.items():
+            cfg = dict(cfg)
+            if num_classes is not None:
+                given = cfg.setdefault('num_classes', num_classes)
+                if given != num_classes:
+                    raise ValueError(
+                        f'discriminator {name!r} is configured for '
+                        f'{given} classes but the segmentor predicts '
+                        f'{num_classes}')
+            built[name] = MODELS.build(cfg)
+        self.discriminators = torch.nn.ModuleDict(built)
         loss_weights = dict(loss_weights or {})
         missing = [k for k in self.discriminators if k not in loss_weights]
         if missing:

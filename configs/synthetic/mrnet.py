@@ -1,0 +1,12 @@
+# MRNet stage I on the synthetic benchmark. The memory regularisation starts
+# after 40% of the schedule, the paper's 10k of 25k iterations.
+_base_ = [
+    '../_base_/datasets/synthetic_gta2cs.py',
+    '../_base_/models/deeplabv2_r18_small_dual.py',
+    '../_base_/uda/mrnet.py', '../_base_/schedules/synthetic.py',
+    '../_base_/default_runtime.py'
+]
+model = dict(
+    segmentor={{_base_.segmentor}},
+    data_preprocessor={{_base_.data_preprocessor}},
+    memory_reg_start_iter=400)
