@@ -107,8 +107,9 @@ class UDASegmentor(BaseModel):
                 interval=teacher.get('interval', 100),
                 update_buffers=True)
             self.teacher.eval()
-        self.self_training = MODELS.build(self_training) \
-            if self_training else None
+        self.self_training = MODELS.build(
+            self_training, default_args=dict(
+                num_classes=self.num_classes)) if self_training else None
         self.update_target_bn_stats = update_target_bn_stats
         self.freeze_bn_stats = freeze_bn_stats
         self.align_corners = align_corners

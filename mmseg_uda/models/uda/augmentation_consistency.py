@@ -1,0 +1,162 @@
+"""SAC's target self-training: multi-view teacher targets, adaptive pseudo
+labels and the focal confidence loss."""
+from typing import Dict, Optional, Tuple
+
+import torch
+from mmengine.dist import get_rank
+from mmengine.model import BaseModule
+from mmseg.registry import MODELS
+from torch import Tensor
+
+from .student_outputs import forward_heads, fused_probabilities
+from .view_fusion import fuse_views
+
+
+@MODELS.register_module()
+class AugmentationConsistency(BaseModule):
+    """Self-supervised augmentation consistency (Araslanov & Roth, CVPR 2021).
+
+    For a batch of clean target images :math:`x`:
+
+    1. :meth:`make_targets` (no gradient): build ``V`` views per image (the
+       full image plus random aspect-preserving crops, random flips), run the
+       momentum teacher on the clean views, warp its softmax maps back onto
+       the full-image canvas and average each pixel over the views covering
+       it, warp the fused map back to every view; update the moving class
+       prior :math:`\\chi` (Eq. 1-2) and threshold the fused confidences with
+       :math:`\\theta_c = \\zeta (1 - e^{-\\chi_c/\\beta}) m^*_c` (Eq. 3-4) into
+       pseudo labels. The student's copies of the views get photometric
+       noise.
+    2. :meth:`loss`: the focal confidence-weighted loss (Eq. 6)
+       :math:`-m_{c^*}(1-\\chi_{c^*})^{\\lambda}\\log p(c^*)` on the student's
+       logits of the noisy views, times the target weight (5 for ResNet,
+       2 for VGG), optionally ramped up linearly over ``rampup_iters``
+       iterations (the release authors' advice against early loss spikes).
+
+    Randomness (crops, flips, noise) comes from a generator seeded with
+    ``(seed, iteration, rank)``, so a resumed run draws exactly the views the
+    uninterrupted run would have drawn and every rank draws its own.
+
+    Args:
+        num_classes (int): Number of classes (filled in by ``UDASegmentor``).
+        views (dict): ``MultiCropViews`` config.
+        noise (dict): ``PhotometricNoise`` config (student only). It works
+            on pixel values in [0, 255]; the views are de-normalised with the
+            data preprocessor's mean/std and normalised again afterwards.
+        pseudo_labeler (dict): ``AdaptivePseudoLabeler`` config.
+        loss (dict): ``FocalConfidenceLoss`` config; its ``loss_weight`` is
+            the target loss weight.
+        aux_weight (float): Weight of the same loss on the auxiliary head of
+            a dual-head student (0 disables). Defaults to 0.5, like the
+            source CE of MRNet's heads.
+        rampup_iters (int): Linear ramp-up of the target weight; 0 = off.
+        seed (int): Base seed of the view and noise generator.
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    def __init__(self,
+                 num_classes: int,
+                 views: dict = dict(type='MultiCropViews', num_views=4),
+                 noise: dict = dict(type='PhotometricNoise'),
+                 pseudo_labeler: dict = dict(type='AdaptivePseudoLabeler'),
+                 loss: dict = dict(type='FocalConfidenceLoss',
+                                   focal_power=3.0, loss_weight=5.0),
+                 aux_weight: float = 0.5,
+                 rampup_iters: int = 0,
+                 seed: int = 0,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg)
+        self.views = MODELS.build(views)
+        self.noise = MODELS.build(noise)
+        self.pseudo_labeler = MODELS.build(
+            pseudo_labeler, default_args=dict(num_classes=num_classes))
+        self.loss_fn = MODELS.build(loss)
+        self.aux_weight = aux_weight
+        self.rampup_iters = rampup_iters
+        self.seed = seed
+
+    def generator(self, iteration: int) -> torch.Generator:
+        """The CPU generator of one iteration on this rank."""
+        g = torch.Generator()
+        g.manual_seed((self.seed * 1_000_003 + iteration) * 1_009 + get_rank())
+        return g
+
+    def _noise_on_normalised(self, views: Tensor, data_preprocessor,
+                             g: torch.Generator) -> Tensor:
+        mean = getattr(data_preprocessor, 'mean', None)
+        std = getattr(data_preprocessor, 'std', None)
+        if mean is None or std is None:
+            raise ValueError('AugmentationConsistency needs the data '
+                             'preprocessor to normalise (mean and std) so the '
+                             'student noise can work in pixel space')
+        mean = mean.view(1, -1, 1, 1).to(views)
+        std = std.view(1, -1, 1, 1).to(views)
+        pixels = (views * std + mean).clamp(0, 255)
+        return (self.noise(pixels, g) - mean) / std
+
+    @torch.no_grad()
+    def make_targets(self, teacher: torch.nn.Module, target_inputs: Tensor,
+                     iteration: int, data_preprocessor
+                     ) -> Tuple[Tensor, Dict[str, Tensor], Dict[str, Tensor]]:
+        """Student views and their fused teacher pseudo labels.
+
+        Args:
+            teacher (nn.Module): The momentum network (an mmseg segmentor in
+                eval mode).
+            target_inputs (Tensor): Normalised clean target images
+                (B, 3, H, W).
+            iteration (int): Current iteration (seeds the randomness).
+            data_preprocessor: Holds the normalisation ``mean``/``std``.
+
+        Returns:
+            tuple: ``(student_views (B*V, 3, H, W), targets, logs)`` where
+            ``targets`` has ``labels`` (B*V, H, W) with 255 = ignore,
+            ``confidence`` (B*V, H, W) and ``class_prior`` (C,).
+        """
+        g = self.generator(iteration)
+        views, affines = self.views(target_inputs, g)
+        student_views = self._noise_on_normalised(views, data_preprocessor, g)
+        teacher_out = forward_heads(teacher, views)
+        probs = fused_probabilities(teacher, teacher_out, views.shape[-2:])
+        fused = fuse_views(probs.float(), affines)
+        self.pseudo_labeler.update_prior(fused)
+        labels, confidence, thresholds = self.pseudo_labeler(fused)
+        coverage = (labels != self.pseudo_labeler.ignore_index).float().mean()
+        logs = dict(
+            pl_coverage=coverage,
+            pl_mean_threshold=thresholds.mean(),
+            pl_mean_confidence=confidence.mean())
+        targets = dict(
+            labels=labels,
+            confidence=confidence,
+            class_prior=self.pseudo_labeler.class_prior.clone())
+        return student_views, targets, logs
+
+    def target_weight(self, iteration: int) -> float:
+        """Ramp-up factor of the target loss at ``iteration``."""
+        if self.rampup_iters <= 0:
+            return 1.0
+        return min(1.0, (iteration + 1) / self.rampup_iters)
+
+    def loss(self, student_logits: Dict[str, Tensor],
+             targets: Dict[str, Tensor], iteration: int) -> Dict[str, Tensor]:
+        """Focal confidence loss of the student's views (Eq. 6).
+
+        Args:
+            student_logits (dict[str, Tensor]): ``primary`` (and ``aux``)
+                logits of the noisy views at view size.
+            targets (dict[str, Tensor]): From :meth:`make_targets`.
+            iteration (int): Current iteration (ramp-up).
+
+        Returns:
+            dict[str, Tensor]: ``loss_sac`` (and ``loss_sac_aux``).
+        """
+        w = self.target_weight(iteration)
+        args = (targets['labels'], targets['confidence'],
+                targets['class_prior'])
+        losses = {'loss_sac': w * self.loss_fn(student_logits['primary'],
+                                               *args)}
+        if self.aux_weight > 0 and 'aux' in student_logits:
+            losses['loss_sac_aux'] = w * self.aux_weight * self.loss_fn(
+                student_logits['aux'], *args)
+        return losses
