@@ -4,6 +4,7 @@ from .gta5 import GTA5Dataset
 from .label_mappings import (LABEL_MAPPINGS, LABEL_SPACES, LabelMapping,
                              apply_label_mapping, build_lut,
                              get_label_mapping, get_label_space)
+from .pseudo_label_dataset import PseudoLabelDataset  # noqa: F401
 from .robotcar import RobotCarDataset
 from .synthia import SynthiaDataset
 from .transforms import (LabelWarning, LoadCheckedImageFromFile,

@@ -1,0 +1,167 @@
+"""Write pseudo labels of the target training set (MRNet stage II input).
+
+Usage::
+
+    python tools/gen_pseudo_labels.py CONFIG CHECKPOINT --out DIR
+        [--tta] [--scales 1.0 0.75] [--fusion prob|logit]
+        [--dataset-key target] [--device cpu|cuda]
+        [--launcher none|pytorch] [--cfg-options k=v ...]
+
+    # several processes (each handles images rank, rank + W, ...):
+    torchrun --nproc_per_node=4 tools/gen_pseudo_labels.py CONFIG CKPT \\
+        --out DIR --launcher pytorch
+
+``CONFIG`` / ``CHECKPOINT`` are the stage-I training config and checkpoint.
+The model is the config's ``model`` (a ``UDASegmentor``; its student
+``segmentor`` predicts). The images are the config's target training set,
+``train_dataloader.dataset.<--dataset-key>`` of a ``UDADataset`` (else
+``train_dataloader.dataset``), processed by the config's ``test_pipeline``
+without annotation loading (load, resize to the model input, pack; no flip
+or crop).
+
+For every image the pseudo label is the argmax of the fused probabilities
+at the ORIGINAL image size (logits are resized back before fusion):
+
+- default (paper): ``softmax(z_p) + 0.5 softmax(z_a)``, one view;
+- ``--fusion logit`` (release): ``softmax(z_p + 0.5 z_a)``;
+- ``--tta``: averaged over ``--scales`` (default 1.0 0.75) x {identity,
+  horizontal flip}; the release sums ``--fusion logit`` over 2 scales x flip.
+
+Output: ``DIR/<image path relative to the dataset's image folder, image
+suffix replaced by .png>``, 8-bit single-channel PNGs of train ids, e.g.
+``DIR/aachen/aachen_000000_000019.png`` for Cityscapes
+``leftImg8bit/train/aachen/aachen_000000_000019_leftImg8bit.png``; plus
+``DIR/meta.json`` (config, checkpoint, fusion, TTA, classes, count). Runs
+resume: existing PNGs are skipped (they are written atomically). Stage-II
+configs read ``DIR`` with ``PseudoLabelDataset(pseudo_label_dir=DIR)``.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
+
+import torch  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.dist import get_dist_info, init_dist  # noqa: E402
+from mmengine.logging import MMLogger, print_log  # noqa: E402
+from mmengine.registry import init_default_scope  # noqa: E402
+
+import mmseg_uda  # noqa: E402,F401  (registers components, safe checkpoints)
+from mmseg_uda.apis import (build_target_dataset,  # noqa: E402
+                            generate_pseudo_labels, init_model)
+from mmseg_uda.utils.device_config import adapt_cfg_to_device  # noqa: E402
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description='Generate pseudo labels of the target training set '
+        '(MRNet stage II)')
+    parser.add_argument('config', help='stage-I training config')
+    parser.add_argument('checkpoint', help='stage-I checkpoint')
+    parser.add_argument(
+        '--out', required=True, help='output folder of the pseudo labels')
+    parser.add_argument(
+        '--tta',
+        action='store_true',
+        help='average over --scales x horizontal flip')
+    parser.add_argument(
+        '--scales',
+        type=float,
+        nargs='+',
+        default=None,
+        help='input scales of the TTA views (default: 1.0 0.75); needs '
+        '--tta')
+    parser.add_argument(
+        '--fusion',
+        choices=['prob', 'logit'],
+        default='prob',
+        help="'prob': softmax(z_p) + 0.5 softmax(z_a) (paper, default); "
+        "'logit': softmax(z_p + 0.5 z_a) (authors' release)")
+    parser.add_argument(
+        '--dataset-key',
+        default='target',
+        help='key of the target set in a UDADataset train config')
+    parser.add_argument(
+        '--device',
+        default=None,
+        help="'cuda' or 'cpu' (default: cuda when available)")
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, key=value pairs')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if args.scales is not None and not args.tta:
+        parser.error('--scales only applies with --tta')
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def setup_dist(launcher: str, cfg: Config) -> None:
+    """Initialise torch.distributed for ``--launcher pytorch``.
+
+    With CUDA: mmengine ``init_dist`` with the config's backend (NCCL).
+    Without CUDA: gloo (mmengine's ``init_dist`` selects a CUDA device,
+    which a CPU-only machine cannot do), from torchrun's environment.
+    """
+    if launcher == 'none':
+        return
+    if torch.cuda.is_available():
+        init_dist(launcher, **cfg.get('env_cfg', {}).get('dist_cfg', {}))
+    else:
+        torch.distributed.init_process_group(backend='gloo')
+
+
+def main():
+    args = parse_args()
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    adapt_cfg_to_device(cfg)
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    setup_dist(args.launcher, cfg)
+    rank, world_size = get_dist_info()
+    MMLogger.get_instance(
+        'mmseg_uda', log_level='INFO' if rank == 0 else 'ERROR')
+
+    device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    if device == 'cuda' and world_size > 1:
+        device = f'cuda:{torch.cuda.current_device()}'
+    model = init_model(cfg, args.checkpoint, device=device)
+    dataset = build_target_dataset(cfg, args.dataset_key)
+    scales = args.scales or [1.0, 0.75]
+    print_log(
+        f'{len(dataset)} images of {type(dataset).__name__} -> {args.out} '
+        f'(fusion={args.fusion}, tta={args.tta}'
+        f'{f", scales={scales}" if args.tta else ""}, '
+        f'{world_size} process(es), device {device})',
+        logger='current')
+    generate_pseudo_labels(
+        model,
+        dataset,
+        args.out,
+        fusion=args.fusion,
+        tta=args.tta,
+        scales=scales,
+        rank=rank,
+        world_size=world_size,
+        meta=dict(
+            config=osp.abspath(args.config),
+            checkpoint=osp.abspath(args.checkpoint),
+            dataset_key=args.dataset_key,
+            cfg_options=args.cfg_options and dict(args.cfg_options)))
+    if world_size > 1:
+        torch.distributed.destroy_process_group()
+
+
+if __name__ == '__main__':
+    main()
