@@ -150,6 +150,25 @@ class UDASegmentor(BaseModel):
                     m.eval()
         return self
 
+    def _apply(self, fn, *args, **kwargs) -> 'UDASegmentor':
+        """Apply ``fn`` (``to``/``cuda``/``half``...) and re-bind the
+        teacher's averaging targets.
+
+        mmengine's ``ExponentialMovingAverage`` writes its updates into
+        ``avg_parameters``, detached views of the teacher's tensors taken at
+        construction. Moving the model (the runner does, after building it)
+        gives the parameters new storage, so without re-binding the copy of
+        the student and every EMA update would go to stale tensors and never
+        reach the teacher.
+        """
+        super()._apply(fn, *args, **kwargs)
+        teacher = getattr(self, 'teacher', None)
+        if teacher is not None:
+            teacher.avg_parameters = (
+                teacher.module.state_dict() if teacher.update_buffers else
+                dict(teacher.module.named_parameters()))
+        return self
+
     @staticmethod
     def current_iter() -> int:
         """The runner's iteration (0-based), from the MessageHub."""
