@@ -1,0 +1,231 @@
+# Copyright (c) mmseg_uda contributors. All rights reserved.
+"""SAC inside UDASegmentor: ABN target BN statistics, frozen BN statistics,
+one self-training step (pseudo labels, class prior, determinism) and MR +
+SAC together."""
+import copy
+from types import SimpleNamespace
+
+import pytest
+import torch
+from conftest import (build_optim, build_uda, make_batch, sac_cfg, set_iter,
+                      snapshot, symmetric_kl, upsample)
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from mmseg_uda.engine.hooks import EMATeacherHook
+from mmseg_uda.models.uda.student_outputs import forward_heads
+
+pytestmark = pytest.mark.usefixtures('uda_env')
+
+MR = dict(type='MemoryRegLoss', mode='symmetric', loss_weight=0.1)
+TEACHER = dict(momentum=0.01, interval=3)
+
+
+def _split(model, state):
+    """(parameters, BN running statistics, BN counters) of the student."""
+    params = {'segmentor.' + n for n, _ in model.segmentor.named_parameters()}
+    stats, counters = set(), set()
+    for name, m in model.segmentor.named_modules():
+        if isinstance(m, _BatchNorm):
+            stats |= {f'segmentor.{name}.running_mean',
+                      f'segmentor.{name}.running_var'}
+            counters.add(f'segmentor.{name}.num_batches_tracked')
+    assert params and stats and params | stats | counters >= {
+        k for k in state if k.startswith('segmentor.')}
+    return params, stats, counters
+
+
+# ----------------------------------------------------------------------------
+# ABN: target images through BN, no loss
+# ----------------------------------------------------------------------------
+
+
+def test_observe_target_bn_stats_changes_statistics_only():
+    model = build_uda(update_target_bn_stats=True)
+    data = model.data_preprocessor(make_batch(), True)
+    before = snapshot(model)
+    model.observe_target_bn_stats(data['target_inputs'])
+    after = snapshot(model)
+    params, stats, counters = _split(model, before)
+    assert all(torch.equal(before[k], after[k]) for k in params)
+    assert all(not torch.equal(before[k], after[k]) for k in stats)
+    assert all(int(after[k]) == int(before[k]) + 1 for k in counters)
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_abn_train_step_sees_both_domains():
+    """train_step with update_target_bn_stats and lr 0: no weight moves; the
+    BN statistics are those of the source forward followed by a target
+    forward."""
+    model = build_uda(update_target_bn_stats=True)
+    ow = build_optim(model, seg_lr=0., seg_momentum=0., weight_decay=0.)
+    batch = make_batch()
+    ref = copy.deepcopy(model)
+    source_only = build_uda()
+    source_only.load_state_dict(model.state_dict(), strict=False)
+    before = snapshot(model)
+    logs = model.train_step(batch, ow)
+    source_only.train_step(
+        batch,
+        build_optim(source_only, seg_lr=0., seg_momentum=0., weight_decay=0.))
+    after = snapshot(model)
+    params, stats, counters = _split(model, before)
+    assert 'src.decode.loss_ce' in logs
+    assert all(torch.equal(before[k], after[k]) for k in params)
+    assert all(int(after[k]) == int(before[k]) + 2 for k in counters)
+
+    data = ref.data_preprocessor(batch, True)
+    with torch.no_grad():
+        forward_heads(ref.segmentor, data['inputs'])
+        ref.segmentor.extract_feat(data['target_inputs'])
+    expected = snapshot(ref)
+    for k in stats:
+        torch.testing.assert_close(after[k], expected[k], msg=k)
+    # without the target pass the statistics are those of the source only
+    src_state = snapshot(source_only)
+    assert all(not torch.equal(src_state[k], after[k]) for k in stats)
+
+
+def test_freeze_bn_stats_trains_affine_parameters_only():
+    model = build_uda(freeze_bn_stats=True)
+    model.train()
+    bns = [m for m in model.segmentor.modules() if isinstance(m, _BatchNorm)]
+    assert bns and all(not m.training for m in bns)
+    assert model.segmentor.decode_head.training
+    ow = build_optim(model)
+    before = snapshot(model)
+    model.train_step(make_batch(), ow)
+    after = snapshot(model)
+    params, stats, counters = _split(model, before)
+    assert all(torch.equal(before[k], after[k]) for k in stats | counters)
+    bn_affine = {
+        f'segmentor.{n}.{p}'
+        for n, m in model.segmentor.named_modules()
+        if isinstance(m, _BatchNorm) for p in ('weight', 'bias')
+    }
+    assert bn_affine <= params
+    assert all(not torch.equal(before[k], after[k]) for k in bn_affine)
+    assert all(not torch.equal(before[k], after[k]) for k in params)
+    # eval() and train() again keep the BN layers in eval mode
+    model.eval()
+    model.train()
+    assert all(not m.training for m in bns)
+
+
+# ----------------------------------------------------------------------------
+# the SAC step
+# ----------------------------------------------------------------------------
+
+
+def _sac_model(**kwargs):
+    model = build_uda(
+        teacher=TEACHER, self_training=sac_cfg(), freeze_bn_stats=True,
+        **kwargs)
+    # the hook's start of training: teacher <- student
+    EMATeacherHook().before_train(SimpleNamespace(model=model))
+    return model
+
+
+def test_sac_train_step():
+    model = _sac_model()
+    ow = build_optim(model)
+    assert list(ow.keys()) == ['segmentor']
+    labeler = model.self_training.pseudo_labeler
+    prior_before = labeler.class_prior.clone()
+    teacher_before = snapshot(model.teacher)
+    before = snapshot(model)
+    set_iter(5)
+    logs = model.train_step(make_batch(), ow)
+    after = snapshot(model)
+
+    assert {
+        'src.decode.loss_ce', 'tgt.loss_sac', 'tgt.loss_sac_aux',
+        'pl_coverage', 'pl_mean_threshold', 'pl_mean_confidence'
+    } <= set(logs)
+    assert 0 < float(logs['pl_coverage']) <= 1
+    assert 0 < float(logs['pl_mean_confidence']) <= 1
+    assert float(logs['tgt.loss_sac']) > 0
+    # the student trained, the teacher did not (the hook updates it)
+    params = ['segmentor.' + n for n, _ in model.segmentor.named_parameters()]
+    assert all(not torch.equal(before[k], after[k]) for k in params)
+    for k, v in snapshot(model.teacher).items():
+        assert torch.equal(v, teacher_before[k]), k
+
+    # the moving class prior was updated and is saved in checkpoints
+    prior = labeler.class_prior
+    assert not torch.equal(prior, prior_before)
+    torch.testing.assert_close(prior.sum(), torch.tensor(1.))
+    assert int(labeler.num_updates) == 1
+    state = model.state_dict()
+    key = 'self_training.pseudo_labeler.class_prior'
+    assert torch.equal(state[key], prior)
+    assert int(state['self_training.pseudo_labeler.num_updates']) == 1
+    resumed = build_uda(
+        seed=1, teacher=TEACHER, self_training=sac_cfg(),
+        freeze_bn_stats=True)
+    resumed.load_state_dict(state)
+    assert torch.equal(resumed.self_training.pseudo_labeler.class_prior,
+                       prior)
+
+
+def test_sac_views_and_pseudo_labels_are_deterministic():
+    model = _sac_model()
+    tgt = model.data_preprocessor(make_batch(), True)['target_inputs']
+
+    def targets(it, seed=0):
+        m = copy.deepcopy(model)  # same prior state for every draw
+        m.self_training.seed = seed
+        views, tg, logs = m.make_pseudo_targets(tgt, it)
+        return views, tg
+
+    v1, t1 = targets(7)
+    v2, t2 = targets(7)
+    v3, t3 = targets(8)
+    v4, _ = targets(7, seed=1)
+    assert not torch.equal(v1, v4)
+    assert v1.shape == (2 * 3, 3, 32, 64)
+    assert torch.equal(v1, v2)
+    for k in ('labels', 'confidence', 'class_prior'):
+        assert torch.equal(t1[k], t2[k]), k
+    assert not torch.equal(v1, v3)
+    assert not torch.equal(t1['confidence'], t3['confidence'])
+
+    # a whole step: same iteration and state -> identical result
+    batch = make_batch()
+    a, b = copy.deepcopy(model), copy.deepcopy(model)
+    set_iter(7)
+    logs_a = a.train_step(batch, build_optim(a))
+    logs_b = b.train_step(batch, build_optim(b))
+    assert logs_a.keys() == logs_b.keys()
+    assert all(torch.equal(torch.as_tensor(logs_a[k]),
+                           torch.as_tensor(logs_b[k])) for k in logs_a)
+    state_a, state_b = snapshot(a), snapshot(b)
+    assert all(torch.equal(state_a[k], state_b[k]) for k in state_a)
+    # another iteration draws other views
+    c = copy.deepcopy(model)
+    set_iter(8)
+    logs_c = c.train_step(batch, build_optim(c))
+    assert float(logs_c['tgt.loss_sac']) != float(logs_a['tgt.loss_sac'])
+
+
+def test_mr_and_sac_together():
+    model = _sac_model(memory_reg=MR)
+    ow = build_optim(model)
+    tgt = model.data_preprocessor(make_batch(), True)['target_inputs']
+    ref = copy.deepcopy(model)
+    set_iter(2)
+    logs = model.train_step(make_batch(), ow)
+    assert {'tgt.loss_mr', 'tgt.loss_sac', 'tgt.loss_sac_aux',
+            'pl_coverage'} <= set(logs)
+    total = sum(float(v) for k, v in logs.items()
+                if k.startswith(('src.', 'tgt.')) and 'loss' in k)
+    torch.testing.assert_close(float(logs['loss']), total, rtol=1e-5,
+                               atol=1e-6)
+    # the MR term is computed on the student's (noisy) target views
+    with torch.no_grad():
+        views, _, _ = ref.make_pseudo_targets(tgt, 2)
+        primary, aux = ref.segmentor.decode_head(
+            ref.segmentor.extract_feat(views))
+    torch.testing.assert_close(
+        float(logs['tgt.loss_mr']),
+        0.1 * symmetric_kl(upsample(primary), upsample(aux)).item(),
+        rtol=1e-5, atol=1e-8)
