@@ -36,10 +36,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.dataset import pseudo_collate  # noqa: E402
-from mmengine.dist import (
-    all_gather_object,
-    get_dist_info,  # noqa: E402
-    init_dist)
+from mmengine.dist import all_gather_object, get_dist_info  # noqa: E402
 from mmengine.fileio import dump  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 from mmengine.runner import load_checkpoint  # noqa: E402
@@ -50,6 +47,7 @@ from mmseg.registry import DATASETS, MODELS  # noqa: E402
 from mmseg_uda.engine.samplers.class_balanced_sampler import (  # noqa: E402
     STAT_MODES, finalize_class_stats, per_image_class_stats)
 from mmseg_uda.utils.device_config import adapt_cfg_to_device  # noqa: E402
+from mmseg_uda.utils.dist_utils import setup_distributed  # noqa: E402
 
 
 def parse_args():
@@ -125,8 +123,7 @@ def main():
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     adapt_cfg_to_device(cfg)
-    if args.launcher != 'none':
-        init_dist(args.launcher, **cfg.get('env_cfg', {}).get('dist_cfg', {}))
+    setup_distributed(args.launcher, cfg)
     rank, world_size = get_dist_info()
     init_default_scope(cfg.get('default_scope', 'mmseg'))
 

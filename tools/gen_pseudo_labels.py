@@ -44,7 +44,7 @@ sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.dist import get_dist_info, init_dist  # noqa: E402
+from mmengine.dist import get_dist_info  # noqa: E402
 from mmengine.logging import MMLogger, print_log  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
@@ -52,6 +52,7 @@ import mmseg_uda  # noqa: E402,F401  (registers components, safe checkpoints)
 from mmseg_uda.apis import (build_target_dataset,  # noqa: E402
                             generate_pseudo_labels, init_model)
 from mmseg_uda.utils.device_config import adapt_cfg_to_device  # noqa: E402
+from mmseg_uda.utils.dist_utils import setup_distributed  # noqa: E402
 
 
 def parse_args():
@@ -106,21 +107,6 @@ def parse_args():
     return args
 
 
-def setup_dist(launcher: str, cfg: Config) -> None:
-    """Initialise torch.distributed for ``--launcher pytorch``.
-
-    With CUDA: mmengine ``init_dist`` with the config's backend (NCCL).
-    Without CUDA: gloo (mmengine's ``init_dist`` selects a CUDA device,
-    which a CPU-only machine cannot do), from torchrun's environment.
-    """
-    if launcher == 'none':
-        return
-    if torch.cuda.is_available():
-        init_dist(launcher, **cfg.get('env_cfg', {}).get('dist_cfg', {}))
-    else:
-        torch.distributed.init_process_group(backend='gloo')
-
-
 def main():
     args = parse_args()
     cfg = Config.fromfile(args.config)
@@ -128,7 +114,7 @@ def main():
         cfg.merge_from_dict(args.cfg_options)
     adapt_cfg_to_device(cfg)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
-    setup_dist(args.launcher, cfg)
+    setup_distributed(args.launcher, cfg)
     rank, world_size = get_dist_info()
     MMLogger.get_instance(
         'mmseg_uda', log_level='INFO' if rank == 0 else 'ERROR')

@@ -19,6 +19,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 import mmseg_uda  # noqa: E402,F401
 from mmseg_uda.utils.device_config import adapt_cfg_to_device  # noqa: E402
+from mmseg_uda.utils.dist_utils import setup_distributed  # noqa: E402
 
 
 def parse_args():
@@ -56,6 +57,7 @@ def main():
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     adapt_cfg_to_device(cfg)
+    setup_distributed(args.launcher, cfg)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:

@@ -15,3 +15,6 @@ log_level = 'INFO'
 load_from = None
 resume = False
 randomness = dict(seed=0)
+# Under several processes, keep UDASegmentor.train_step (the runner looks the
+# wrapper up in mmengine's root registry, hence the scope prefix).
+model_wrapper_cfg = dict(type='mmseg.UDADistributedWrapper')

@@ -1,1 +1,1 @@
-from . import hooks, optimizers, samplers  # noqa: F401
+from . import hooks, optimizers, samplers, wrappers  # noqa: F401

@@ -11,6 +11,7 @@ from mmseg.utils import add_prefix
 from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ...engine.wrappers.gradient_sync import all_reduce_gradients
 from ..uda.student_outputs import (HeadOutputs, forward_heads, head_losses,
                                    labels_to_samples)
 
@@ -230,7 +231,7 @@ class UDASegmentor(BaseModel):
             if self.self_training is not None:
                 losses.update(self.self_training_loss(tgt, targets, it))
         total, log_vars = self.parse_losses(losses)
-        seg_wrapper.update_params(total)
+        self.apply_update(seg_wrapper, self.segmentor, total)
 
         if self.adversary is not None:
             log_vars.update(
@@ -328,9 +329,27 @@ class UDASegmentor(BaseModel):
                 losses = self.adversary.discriminator_loss(
                     name, src_logits, tgt_logits)
             total, logs = self.parse_losses(losses)
-            wrapper.update_params(total)
+            self.apply_update(wrapper, disc, total)
             log_vars.update({f'disc_{name}.{k}': v for k, v in logs.items()})
         return log_vars
+
+    @staticmethod
+    def apply_update(optim_wrapper, module: nn.Module, loss: Tensor) -> None:
+        """Backward, average gradients over processes, optimizer step.
+
+        :meth:`OptimWrapper.update_params` with one addition: right before
+        the step, the gradients of ``module`` are averaged over all ranks
+        (a no-op in a single process). This is what DDP would do, but
+        explicit, so it works for every trainable part of a GAN-style step
+        and whatever the forward passes were (see
+        ``UDADistributedWrapper``).
+        """
+        loss = optim_wrapper.scale_loss(loss)
+        optim_wrapper.backward(loss)
+        if optim_wrapper.should_update():
+            all_reduce_gradients(module.parameters())
+            optim_wrapper.step()
+            optim_wrapper.zero_grad()
 
     # helpers ------------------------------------------------------------
     @staticmethod
