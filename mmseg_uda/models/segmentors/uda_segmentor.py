@@ -61,6 +61,10 @@ class UDASegmentor(BaseModel):
             ``EMATeacherHook``.
         self_training (dict, optional): Target self-training config (e.g.
             ``AugmentationConsistency``); needs ``teacher``.
+        labelled_loss (dict, optional): Replaces the heads' own supervised
+            losses on the labelled batch by one loss of both heads' logits and
+            the labels, e.g. ``RectifiedPseudoLabelLoss`` (MRNet stage II,
+            the IJCV "rectifying pseudo labels" variant).
         update_target_bn_stats (bool): ABN pre-training target pass.
         freeze_bn_stats (bool): Keep BN layers of the student in eval mode.
         align_corners (bool): Resizing of logits to the input size before the
@@ -77,6 +81,7 @@ class UDASegmentor(BaseModel):
                  memory_reg_on: str = 'target',
                  teacher: Optional[dict] = None,
                  self_training: Optional[dict] = None,
+                 labelled_loss: Optional[dict] = None,
                  update_target_bn_stats: bool = False,
                  freeze_bn_stats: bool = False,
                  align_corners: bool = True,
@@ -111,6 +116,8 @@ class UDASegmentor(BaseModel):
         self.self_training = MODELS.build(
             self_training, default_args=dict(
                 num_classes=self.num_classes)) if self_training else None
+        self.labelled_loss = MODELS.build(labelled_loss) \
+            if labelled_loss else None
         self.update_target_bn_stats = update_target_bn_stats
         self.freeze_bn_stats = freeze_bn_stats
         self.align_corners = align_corners
@@ -252,7 +259,20 @@ class UDASegmentor(BaseModel):
     def source_loss(self, src: Dict[str, object],
                     data_samples: list) -> Dict[str, Tensor]:
         """Supervised loss of every head (primary CE + 0.5 aux CE for the
-        dual head), computed by the heads' own ``loss_decode``."""
+        dual head), computed by the heads' own ``loss_decode`` - or the
+        configured ``labelled_loss`` of both heads."""
+        if self.labelled_loss is not None:
+            outputs = src['outputs']
+            if outputs.aux is None:
+                raise KeyError('labelled_loss needs two classifiers: use a '
+                               'dual decode head or add an auxiliary_head')
+            labels = torch.stack(
+                [s.gt_sem_seg.data[0] for s in data_samples]).long()
+            name = getattr(self.labelled_loss, 'loss_name', 'loss_labelled')
+            return {
+                f'src.{name}':
+                self.labelled_loss(outputs.primary, outputs.aux, labels)
+            }
         return add_prefix(
             head_losses(self.segmentor, src['outputs'], data_samples), 'src')
 
