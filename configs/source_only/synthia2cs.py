@@ -1,0 +1,24 @@
+# Source-only baseline of MRNet (Zheng & Yang, IJCAI 2020, Table 5):
+# DeepLabv2 ResNet-101 with the two ASPP classifiers (16 classes), trained
+# on SYNTHIA labels only with MRNet's schedule (SGD lr 2e-4, poly over 100k
+# iterations, stopped at 25k, batch 2, 1024x512 crops), evaluated on
+# Cityscapes val.
+# Expected: 35.2 mIoU (16 classes) / 40.4 mIoU* (13 classes) (paper).
+_base_ = [
+    '../_base_/datasets/synthia2cs.py',
+    '../_base_/models/deeplabv2_r101_dual_16cls.py',
+    '../_base_/uda/source_only.py', '../_base_/schedules/poly_100k_stop25k.py',
+    '../_base_/default_runtime.py'
+]
+model = dict(
+    segmentor={{_base_.segmentor}},
+    data_preprocessor={{_base_.data_preprocessor}})
+# No target images needed: train on the SYNTHIA set alone.
+train_dataloader = dict(
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(
+        _delete_=True,
+        type='SynthiaDataset',
+        data_root={{_base_.source_root}},
+        label_mapping='synthia16',
+        pipeline={{_base_.source_pipeline}}))
