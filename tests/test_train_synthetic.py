@@ -109,3 +109,22 @@ def test_resume_and_test_tool(bench):
         result = json.load(f)
     assert 0.0 <= result['mIoU'] <= 100.0
     assert 'IoU.road' in result
+
+
+def test_run_benchmark_multistage(bench):
+    """run_benchmark chains the stages: ABN -> SAC, MRNet I -> pseudo labels
+    -> MRNet II, and prints the table."""
+    work_root = bench / 'bench_runs'
+    out = _run([
+        osp.join(ROOT, 'tools', 'run_benchmark.py'),
+        osp.join(ROOT, 'configs', 'synthetic', 'mrnet_stage2.py'),
+        osp.join(ROOT, 'configs', 'synthetic', 'sac.py'), '--work-root',
+        str(work_root), '--out',
+        str(work_root / 'table.md'), '--cfg-options'
+    ] + FAST, cwd=str(bench))
+    pseudo = work_root / 'mrnet' / 'seed0' / 'pseudo'
+    assert len(list(pseudo.rglob('*.png'))) == 4  # one per target image
+    assert (work_root / 'abn' / 'seed0' / 'target_metrics.json').exists()
+    table = (work_root / 'table.md').read_text()
+    assert '| mrnet_stage2 |' in table and '| sac |' in table
+    assert 'mIoU' in out

@@ -5,6 +5,17 @@ process, exactly as a user would run them; finished runs (a metrics JSON in
 their work dir) are reused, so an interrupted benchmark continues where it
 stopped.
 
+Multi-stage methods declare their previous stage in the config:
+
+- ``stage_from = 'abn.py'`` (a config path relative to this config): the
+  previous stage is trained first with the same seed and its last
+  checkpoint becomes ``load_from`` (SAC after ABN; MRNet stage II after
+  stage I);
+- ``pseudo_labels_from_stage = True``: before training, pseudo labels are
+  written with ``tools/gen_pseudo_labels.py`` from the previous stage's
+  checkpoint and ``train_dataloader.dataset.pseudo_label_dir`` points at
+  them (MRNet stage II).
+
 Usage::
 
     python tools/run_benchmark.py CONFIG [CONFIG ...] [--seeds 0 1 2]
@@ -48,6 +59,29 @@ def last_checkpoint(work_dir):
         return f.read().strip()
 
 
+def stage_options(config, seed, work_root, cfg_options):
+    """Train the previous stage if the config declares one; return the
+    ``--cfg-options`` that start this stage from it."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(config)
+    prev = cfg.get('stage_from')
+    if not prev:
+        return []
+    prev = osp.normpath(osp.join(osp.dirname(config), prev))
+    run_one(prev, seed, work_root, cfg_options)
+    ckpt = last_checkpoint(osp.join(work_root, run_name(prev), f'seed{seed}'))
+    options = [f'load_from={ckpt}']
+    if cfg.get('pseudo_labels_from_stage', False):
+        out = osp.join(work_root, run_name(prev), f'seed{seed}', 'pseudo')
+        subprocess.run([
+            sys.executable,
+            osp.join(ROOT, 'tools', 'gen_pseudo_labels.py'), prev, ckpt,
+            '--out', out
+        ], check=True)
+        options.append(f'train_dataloader.dataset.pseudo_label_dir={out}')
+    return options
+
+
 def run_one(config, seed, work_root, cfg_options):
     work_dir = osp.join(work_root, run_name(config), f'seed{seed}')
     metrics_file = osp.join(work_dir, 'target_metrics.json')
@@ -56,8 +90,9 @@ def run_one(config, seed, work_root, cfg_options):
         with open(metrics_file) as f:
             return json.load(f)
     py = sys.executable
+    options = [f'randomness.seed={seed}'] + list(cfg_options) + \
+        stage_options(config, seed, work_root, cfg_options)
     t0 = time.time()
-    options = [f'randomness.seed={seed}'] + list(cfg_options)
     subprocess.run([
         py, osp.join(ROOT, 'tools', 'train.py'), config, '--work-dir',
         work_dir, '--cfg-options', *options

@@ -48,3 +48,7 @@ train_dataloader = dict(
         pseudo_label_dir='work_dirs/pseudo/synthetic_mrnet',
         pipeline=stage2_pipeline))
 load_from = 'work_dirs/synthetic_mrnet/iter_1000.pth'
+# For tools/run_benchmark.py: stage I runs first (same seed), its pseudo
+# labels are generated, and its checkpoint is loaded.
+stage_from = 'mrnet.py'
+pseudo_labels_from_stage = True
