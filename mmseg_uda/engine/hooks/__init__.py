@@ -1,1 +1,3 @@
 from .ema_teacher_hook import EMATeacherHook  # noqa: F401
+from .uda_dataset_check_hook import UDADatasetCheckHook  # noqa: F401
+from .uda_visualization_hook import UDAVisualizationHook  # noqa: F401
