@@ -6,7 +6,6 @@ Usage::
         [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
 """
 import argparse
-import logging
 import os
 import os.path as osp
 import sys
@@ -14,11 +13,11 @@ import sys
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 
 from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.logging import print_log  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import mmseg_uda  # noqa: E402,F401  (registers components, safe checkpoints)
 from mmseg.registry import RUNNERS  # noqa: E402
+from mmseg_uda.utils.amp import enable_amp  # noqa: E402
 from mmseg_uda.utils.device_config import adapt_cfg_to_device  # noqa: E402
 from mmseg_uda.utils.dist_utils import setup_distributed  # noqa: E402
 
@@ -36,7 +35,9 @@ def parse_args():
         '--amp',
         action='store_true',
         default=False,
-        help='enable automatic-mixed-precision training')
+        help='mixed-precision training: float16 with dynamic loss scaling '
+        '(AmpOptimWrapper) on a GPU, bfloat16 autocast '
+        '(BF16AutocastOptimWrapper) on the CPU')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -53,26 +54,6 @@ def parse_args():
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
-
-
-def enable_amp(cfg):
-    """Switch every optimizer wrapper of ``cfg`` to mixed precision."""
-    wrappers = cfg.optim_wrapper
-    if wrappers.get('type') == 'OptimWrapperDictConstructor' or \
-            wrappers.get('constructor') == 'MultiOptimWrapperConstructor':
-        targets = [v for k, v in wrappers.items() if isinstance(v, dict)]
-    else:
-        targets = [wrappers]
-    for wrapper in targets:
-        if wrapper.get('type', 'OptimWrapper') == 'AmpOptimWrapper':
-            print_log('AMP is already enabled in the config.',
-                      logger='current', level=logging.WARNING)
-            continue
-        if wrapper.get('type', 'OptimWrapper') != 'OptimWrapper':
-            raise ValueError('--amp supports optimizer wrappers of type '
-                             f'OptimWrapper, got {wrapper.get("type")}')
-        wrapper['type'] = 'AmpOptimWrapper'
-        wrapper['loss_scale'] = 'dynamic'
 
 
 def main():
