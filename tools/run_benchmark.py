@@ -63,6 +63,8 @@ def stage_options(config, seed, work_root, cfg_options):
     """Train the previous stage if the config declares one; return the
     ``--cfg-options`` that start this stage from it."""
     from mmengine.config import Config
+
+    import mmseg_uda  # noqa: F401  (mmseg:: config paths, registries)
     cfg = Config.fromfile(config)
     prev = cfg.get('stage_from')
     if not prev:
