@@ -515,9 +515,14 @@ class UDASegmentor(BaseModel):
         return log_vars
 
     # named steps ------------------------------------------------------
-    def _resized(self, outputs: HeadOutputs, like: Tensor
-                 ) -> Dict[str, Tensor]:
-        return outputs.resized(like.shape[-2:], self.align_corners)
+    def _logits(self, batch: Dict[str, object]) -> Dict[str, Tensor]:
+        """Head logits of a forwarded batch at its input size, resized once
+        and shared by the adversarial, memory and self-training terms and
+        the discriminator update."""
+        if 'logits' not in batch:
+            batch['logits'] = batch['outputs'].resized(
+                batch['inputs'].shape[-2:], self.align_corners)
+        return batch['logits']
 
     def forward_source(self, inputs: Tensor) -> Dict[str, object]:
         """Student forward on the labelled batch."""
@@ -578,11 +583,11 @@ class UDASegmentor(BaseModel):
         """Fool every (frozen) discriminator on the target predictions."""
         return add_prefix(
             self.adversary.generator_loss(
-                self._resized(tgt['outputs'], tgt['inputs'])), 'tgt')
+                self._logits(tgt)), 'tgt')
 
     def memory_loss(self, batch: Dict[str, object]) -> Dict[str, Tensor]:
         """Memory regularisation between the primary and auxiliary heads."""
-        logits = self._resized(batch['outputs'], batch['inputs'])
+        logits = self._logits(batch)
         if 'aux' not in logits:
             raise KeyError('memory_reg needs two classifiers: use a dual '
                            'decode head or add an auxiliary_head')
@@ -593,7 +598,7 @@ class UDASegmentor(BaseModel):
                            it: int) -> Dict[str, Tensor]:
         """Self-training loss of the student views against the teacher's
         fused pseudo labels."""
-        logits = self._resized(tgt['outputs'], tgt['inputs'])
+        logits = self._logits(tgt)
         return add_prefix(self.self_training.loss(logits, targets, it), 'tgt')
 
     def update_discriminators(self, src: Dict[str, object],
@@ -603,11 +608,11 @@ class UDASegmentor(BaseModel):
         """One update of every discriminator on detached predictions."""
         src_logits = {
             k: v.detach()
-            for k, v in self._resized(src['outputs'], src['inputs']).items()
+            for k, v in self._logits(src).items()
         }
         tgt_logits = {
             k: v.detach()
-            for k, v in self._resized(tgt['outputs'], tgt['inputs']).items()
+            for k, v in self._logits(tgt).items()
         }
         log_vars = {}
         for name in self.adversary.head_names:
