@@ -29,4 +29,6 @@ default_hooks = dict(
     checkpoint=dict(
         type='CheckpointHook', by_epoch=False, interval=2500, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='SegVisualizationHook'))
+    visualization=dict(type='SegVisualizationHook'),
+    # global RNG states in checkpoints: --resume repeats the run exactly
+    rng_state=dict(type='RNGStateHook'))
