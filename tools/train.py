@@ -20,6 +20,7 @@ from mmseg.registry import RUNNERS  # noqa: E402
 from mmseg_uda.utils.amp import enable_amp  # noqa: E402
 from mmseg_uda.utils.device_config import adapt_cfg_to_device  # noqa: E402
 from mmseg_uda.utils.dist_utils import setup_distributed  # noqa: E402
+from mmseg_uda.utils.resume import resolve_resume  # noqa: E402
 
 
 def parse_args():
@@ -28,9 +29,13 @@ def parse_args():
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
         '--resume',
-        action='store_true',
-        default=False,
-        help='resume from the latest checkpoint in the work_dir')
+        nargs='?',
+        type=str,
+        const='auto',
+        default=None,
+        help='resume from the latest checkpoint in work_dir (if there is '
+        'none: a new run, initialised from load_from), or from the given '
+        'checkpoint')
     parser.add_argument(
         '--amp',
         action='store_true',
@@ -72,7 +77,7 @@ def main():
                                 osp.splitext(osp.basename(args.config))[0])
     if args.amp:
         enable_amp(cfg)
-    cfg.resume = args.resume
+    resolve_resume(cfg, args.resume)
 
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
