@@ -9,4 +9,4 @@ _base_ = [
 model = dict(
     segmentor={{_base_.segmentor}},
     data_preprocessor={{_base_.data_preprocessor}},
-    memory_reg_start_iter=400)
+    memory_reg_start_iter=200)

@@ -9,12 +9,12 @@
 #   python tools/train.py configs/synthetic/mrnet.py \
 #       --work-dir work_dirs/synthetic_mrnet
 #   python tools/gen_pseudo_labels.py configs/synthetic/mrnet.py \
-#       work_dirs/synthetic_mrnet/iter_1000.pth \
+#       work_dirs/synthetic_mrnet/iter_500.pth \
 #       --out work_dirs/pseudo/synthetic_mrnet
 #   python tools/train.py configs/synthetic/mrnet_stage2.py \
 #       --work-dir work_dirs/synthetic_mrnet_stage2
 # `load_from` is the last stage-I checkpoint (the synthetic schedule runs
-# 1000 iterations) and `pseudo_label_dir` the folder gen_pseudo_labels.py
+# 500 iterations) and `pseudo_label_dir` the folder gen_pseudo_labels.py
 # wrote; override them with --cfg-options load_from=... and
 # train_dataloader.dataset.pseudo_label_dir=...
 _base_ = [
@@ -47,7 +47,7 @@ train_dataloader = dict(
         dataset={{_base_.target_train_dataset}},
         pseudo_label_dir='work_dirs/pseudo/synthetic_mrnet',
         pipeline=stage2_pipeline))
-load_from = 'work_dirs/synthetic_mrnet/iter_1000.pth'
+load_from = 'work_dirs/synthetic_mrnet/iter_500.pth'
 # For tools/run_benchmark.py: stage I runs first (same seed), its pseudo
 # labels are generated, and its checkpoint is loaded.
 stage_from = 'mrnet.py'
