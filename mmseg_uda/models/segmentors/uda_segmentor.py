@@ -1,101 +1,32 @@
 """A UDA segmentor: any mmseg segmentor plus composable adaptation parts."""
-import logging
-from contextlib import nullcontext
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
-import numpy as np
 import torch
-import torch.distributed as torch_dist
 import torch.nn as nn
-from mmengine.logging import MessageHub, print_log
-from mmengine.model import BaseModel, ExponentialMovingAverage
+from mmengine.logging import MessageHub
+from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapperDict
 from mmseg.registry import MODELS
 from mmseg.utils import add_prefix
 from torch import Tensor
-from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 from torch.nn.modules.batchnorm import _BatchNorm
-from torch.nn.utils import get_total_norm
 
+from ...engine.hooks.uda_dataset_check_hook import check_uda_dataset
 from ...engine.wrappers.gradient_sync import (all_reduce_gradients,
                                               dist_world_size)
-from ..uda.multi_crop_views import compose_affines, warp_views
-from ..uda.student_outputs import (HeadOutputs, _aux_heads, forward_heads,
-                                   fused_probabilities, head_losses,
+from ..uda import debug_probe
+from ..uda.debug_probe import StepProbe
+from ..uda.momentum_teacher import build_momentum_teacher, rebind_teacher
+from ..uda.nonfinite_guard import (NONFINITE_POLICIES,  # noqa: F401
+                                   BufferSnapshot, NonFiniteGuard,
+                                   NonFiniteLossError)
+from ..uda.student_outputs import (_aux_heads, forward_heads, head_losses,
                                    labels_to_samples)
-from ..uda.view_fusion import invert_affine
-
-NONFINITE_POLICIES = ('skip', 'raise')
 
 
-class NonFiniteLossError(FloatingPointError, RuntimeError):
-    """A loss or gradient of a UDA update is NaN or infinite and
-    ``nonfinite_policy='raise'``.
-
-    Both a :class:`FloatingPointError` and a :class:`RuntimeError`.
-    """
-
-
-class _BufferSnapshot:
-    """Flat copies of modules' buffers, taken before a step so that a
-    skipped step can leave BN statistics, class priors etc. untouched.
-
-    One ``cat`` per dtype and device; nothing is copied back unless
-    :meth:`restore` is called.
-
-    Args:
-        modules (Sequence[nn.Module | None]): Modules whose buffers
-            (recursively) are saved; None entries are ignored.
-    """
-
-    def __init__(self, modules: Sequence[Optional[nn.Module]]) -> None:
-        seen, groups = set(), {}
-        for module in modules:
-            if module is None:
-                continue
-            for buf in module.buffers():
-                if id(buf) in seen:
-                    continue
-                seen.add(id(buf))
-                groups.setdefault((buf.dtype, buf.device), []).append(buf)
-        with torch.no_grad():  # torch.cat: a copy
-            self.groups = [(bufs,
-                            _flatten_dense_tensors([b.detach()
-                                                    for b in bufs]))
-                           for bufs in groups.values()]
-
-    @torch.no_grad()
-    def restore(self) -> None:
-        """Write the saved values back into the buffers."""
-        for bufs, flat in self.groups:
-            for dst, src in zip(bufs, _unflatten_dense_tensors(flat, bufs)):
-                dst.copy_(src)
-
-
-class _ViewCapture:
-    """Records the view-to-canvas affines of SAC's ``MultiCropViews`` during
-    :meth:`AugmentationConsistency.make_targets` (a forward hook, removed on
-    exit), for pseudo-label statistics and the debug panel."""
-
-    def __init__(self, self_training: Optional[nn.Module]) -> None:
-        views = getattr(self_training, 'views', None)
-        self.views = views if isinstance(views, nn.Module) else None
-        self.affines: Optional[Tensor] = None
-        self._handle = None
-
-    def _hook(self, module, args, output) -> None:
-        if isinstance(output, (tuple, list)) and len(output) == 2:
-            self.affines = output[1].detach()
-
-    def __enter__(self) -> '_ViewCapture':
-        if self.views is not None:
-            self._handle = self.views.register_forward_hook(self._hook)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._handle is not None:
-            self._handle.remove()
-            self._handle = None
+def _world_size() -> int:
+    # looked up here at call time (tests patch this module's name)
+    return dist_world_size()
 
 
 @MODELS.register_module()
@@ -126,26 +57,13 @@ class UDASegmentor(BaseModel):
     exactly. Validation and test run the student alone (with a dual head,
     its fused prediction).
 
-    **Non-finite losses.** Before every optimizer update (segmentor and each
-    discriminator) the total loss is tested; after the gradient averaging,
-    so are the gradients (except under ``AmpOptimWrapper``, whose loss
-    scaler already skips steps with overflowing gradients). Under
-    ``torch.distributed`` the loss test is all-reduced, so every rank takes
-    the same decision (the averaged gradients are identical on all ranks
-    anyway). A NaN / inf is logged as an MMLogger warning with the
-    iteration and the names of the offending loss terms (or parameters) and
-    then, by ``nonfinite_policy``:
-
-    - ``'skip'`` (default): no backward / no optimizer step, gradients
-      zeroed, and the buffers changed during the step (BN running
-      statistics, SAC's class prior) restored, so the skipped step leaves
-      the model as it was. The buffer ``skipped_steps`` counts skipped
-      updates (saved in checkpoints, restored on resume) and is logged
-      every iteration as ``nonfinite_skips``. With gradient accumulation a
-      skipped step also drops the gradients accumulated so far in the
-      window.
-    - ``'raise'``: :class:`NonFiniteLossError` (a ``FloatingPointError`` and
-      ``RuntimeError``) naming the iteration and the terms.
+    **Non-finite losses** (:class:`NonFiniteGuard`, by ``nonfinite_policy``):
+    every update's loss (all-reduced over ranks) and averaged gradients are
+    tested; a NaN / inf is logged with the iteration and the offending
+    terms, then the update is skipped (``'skip'``: gradients zeroed, the
+    step's buffer changes undone, counted in the buffer ``skipped_steps``,
+    logged every iteration as ``nonfinite_skips``) or
+    :class:`NonFiniteLossError` is raised (``'raise'``).
 
     **Debugging** (see ``UDAVisualizationHook``, which sets the flags):
     with ``pl_stats = True`` every step with self-training logs the
@@ -208,10 +126,7 @@ class UDASegmentor(BaseModel):
         self.segmentor = MODELS.build(segmentor)
         self.num_classes = self.segmentor.decode_head.num_classes
         self._check_head_classes()
-        if nonfinite_policy not in NONFINITE_POLICIES:
-            raise ValueError(f'nonfinite_policy must be one of '
-                             f'{NONFINITE_POLICIES}, got {nonfinite_policy!r}')
-        self.nonfinite_policy = nonfinite_policy
+        self.nonfinite = NonFiniteGuard(nonfinite_policy, _world_size)
         # number of optimizer updates skipped for a non-finite loss/gradient
         # (a buffer: checkpointed and restored on resume)
         self.register_buffer('skipped_steps',
@@ -233,14 +148,7 @@ class UDASegmentor(BaseModel):
         if self_training is not None and teacher is None:
             raise ValueError('self_training needs a momentum teacher: add '
                              'teacher=dict(momentum=..., interval=...)')
-        self.teacher = None
-        if teacher is not None:
-            self.teacher = ExponentialMovingAverage(
-                self.segmentor,
-                momentum=teacher.get('momentum', 0.01),
-                interval=teacher.get('interval', 100),
-                update_buffers=True)
-            self.teacher.eval()
+        self.teacher = build_momentum_teacher(self.segmentor, teacher)
         self.self_training = MODELS.build(
             self_training, default_args=dict(
                 num_classes=self.num_classes)) if self_training else None
@@ -288,89 +196,23 @@ class UDASegmentor(BaseModel):
                     f'decode_head.num_classes={self.num_classes}; all '
                     'classifiers of the student must predict the same classes')
 
-    @staticmethod
-    def _dataset_classes(dataset) -> Optional[tuple]:
-        meta = getattr(dataset, 'metainfo', None)
-        if not isinstance(meta, dict) or not meta.get('classes'):
-            return None
-        return tuple(meta['classes'])
-
     def check_dataset(self, dataset, split: str = 'train') -> None:
-        """Check that ``dataset`` can feed this model; raise a clear error
-        before the first iteration otherwise.
-
-        - ``split='train'``: a model with target consumers (adversary,
-          self-training, ABN, target memory regularisation) needs a
-          dataset with a target part (a ``UDADataset``: ``source`` and
-          ``target`` attributes; dataset wrappers such as
-          ``RepeatDataset`` / ``ConcatDataset`` are looked through).
-        - Every split: the number of classes of the dataset (each part of a
-          ``UDADataset``), from ``metainfo['classes']``, must equal the
-          model's ``decode_head.num_classes``. Datasets without class
-          metainfo are not checked.
-
-        The class names of the training (target) dataset are kept as
+        """Check that ``dataset`` can feed this model (target part, class
+        count; see :func:`check_uda_dataset`) and raise a clear
+        ``ValueError`` before the first iteration otherwise. The class
+        names of the training (target) dataset are kept as
         :attr:`class_names` (names of the per-class statistics).
 
         Args:
             dataset: The dataset of the loop (e.g.
                 ``runner.train_dataloader.dataset``).
             split (str): ``'train'``, ``'val'`` or ``'test'``.
-
-        Raises:
-            ValueError: On a missing target part or a class-count mismatch.
         """
-        name = type(dataset).__name__
-        pairs = self._paired_datasets(dataset)
-        if split == 'train' and pairs is None and self.uses_target:
-            raise ValueError(
-                f'UDASegmentor: {", ".join(self.target_consumers())} '
-                f'need(s) target images, but the train dataset is {name}, '
-                'which has no target part. Use train_dataloader.dataset='
-                "dict(type='UDADataset', source=<labelled dataset>, "
-                'target=<target dataset>) with '
-                "sampler=dict(type='UDAInfiniteSampler').")
-        parts = [(role, getattr(pair, role)) for pair in pairs or ()
-                 for role in ('source', 'target')] or [(None, dataset)]
-        for role, ds in parts:
-            classes = self._dataset_classes(ds)
-            if classes is None:
-                continue
-            if len(classes) != self.num_classes:
-                what = (f'the {split} dataset {name} ({role} '
-                        f'{type(ds).__name__})' if role else
-                        f'the {split} dataset {name}')
-                raise ValueError(
-                    f'UDASegmentor: {what} has {len(classes)} classes but '
-                    f'the model predicts {self.num_classes} '
-                    '(segmentor.decode_head.num_classes). Set num_classes='
-                    f'{len(classes)} in every head of the model, or choose '
-                    f'a dataset label mapping with {self.num_classes} '
-                    'classes.')
-        if split == 'train':
-            classes = self._dataset_classes(
-                pairs[0].target if pairs else dataset)
-            if classes is not None:
-                self.class_names = classes
-
-    @classmethod
-    def _paired_datasets(cls, dataset) -> Optional[list]:
-        """The source/target pairs (``UDADataset``-like: ``source`` and
-        ``target`` attributes) behind ``dataset``, looking through dataset
-        wrappers (``dataset`` / ``datasets`` attributes); None when some
-        samples would have no target part."""
-        if getattr(dataset, 'source', None) is not None and \
-                getattr(dataset, 'target', None) is not None:
-            return [dataset]
-        inner = getattr(dataset, 'datasets', None)
-        if inner is None and getattr(dataset, 'dataset', None) is not None:
-            inner = [dataset.dataset]
-        if not inner:
-            return None
-        pairs = [cls._paired_datasets(d) for d in inner]
-        if any(p is None for p in pairs):
-            return None
-        return [p for group in pairs for p in group]
+        classes = check_uda_dataset(
+            dataset, split, self.num_classes,
+            self.target_consumers() if self.uses_target else ())
+        if classes is not None:
+            self.class_names = classes
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata,
                               strict, missing_keys, unexpected_keys,
@@ -410,22 +252,19 @@ class UDASegmentor(BaseModel):
 
     def _apply(self, fn, *args, **kwargs) -> 'UDASegmentor':
         """Apply ``fn`` (``to``/``cuda``/``half``...) and re-bind the
-        teacher's averaging targets.
-
-        mmengine's ``ExponentialMovingAverage`` writes its updates into
-        ``avg_parameters``, detached views of the teacher's tensors taken at
-        construction. Moving the model (the runner does, after building it)
-        gives the parameters new storage, so without re-binding the copy of
-        the student and every EMA update would go to stale tensors and never
-        reach the teacher.
-        """
+        teacher's averaging targets (see :func:`rebind_teacher`)."""
         super()._apply(fn, *args, **kwargs)
-        teacher = getattr(self, 'teacher', None)
-        if teacher is not None:
-            teacher.avg_parameters = (
-                teacher.module.state_dict() if teacher.update_buffers else
-                dict(teacher.module.named_parameters()))
+        rebind_teacher(getattr(self, 'teacher', None))
         return self
+
+    @property
+    def nonfinite_policy(self) -> str:
+        """``'skip'`` or ``'raise'`` (see :class:`NonFiniteGuard`)."""
+        return self.nonfinite.policy
+
+    @nonfinite_policy.setter
+    def nonfinite_policy(self, policy: str) -> None:
+        self.nonfinite = NonFiniteGuard(policy, _world_size)
 
     @staticmethod
     def current_iter() -> int:
@@ -467,10 +306,8 @@ class UDASegmentor(BaseModel):
         it = self.current_iter()
         seg_wrapper = self._wrapper(optim_wrapper, 'segmentor')
         # to undo the step's buffer updates if the update is skipped
-        snapshot = _BufferSnapshot([self.segmentor, self.self_training])
-        watch = self.self_training is not None and (self.pl_stats
-                                                    or self.keep_debug)
-        views = _ViewCapture(self.self_training) if watch else nullcontext()
+        snapshot = BufferSnapshot([self.segmentor, self.self_training])
+        probe = StepProbe(self)  # pl_stats / keep_debug, else no-op
 
         with seg_wrapper.optim_context(self.segmentor):
             losses, logs = {}, {}
@@ -480,7 +317,7 @@ class UDASegmentor(BaseModel):
                 self.observe_target_bn_stats(data['target_inputs'])
             tgt, tgt_inputs, targets = None, None, None
             if self._needs_target_forward():
-                with views:
+                with probe.views:
                     tgt_inputs, targets, st_logs = self.make_pseudo_targets(
                         data['target_inputs'], it)
                 logs.update(st_logs)
@@ -501,16 +338,8 @@ class UDASegmentor(BaseModel):
             log_vars.update(
                 self.update_discriminators(src, tgt, optim_wrapper))
 
-        # monitoring (off unless UDAVisualizationHook switches it on)
-        to_image = None
-        if watch and targets is not None:
-            to_image = self._views_to_image(views.affines, it)
-            if self.pl_stats:
-                logs.update(self.pseudo_label_stats(
-                    targets, to_image, data.get('target_data_samples')))
-        if self.keep_debug:
-            self.last_debug = self.collect_debug(data, targets, to_image, it)
         log_vars.update(logs)
+        log_vars.update(probe.finish(data, targets, it))
         log_vars['nonfinite_skips'] = self.skipped_steps.detach().clone()
         return log_vars
 
@@ -618,7 +447,7 @@ class UDASegmentor(BaseModel):
         for name in self.adversary.head_names:
             disc = self.adversary.discriminators[name]
             wrapper = self._wrapper(optim_wrapper, f'disc_{name}')
-            snapshot = _BufferSnapshot([disc])
+            snapshot = BufferSnapshot([disc])
             with wrapper.optim_context(disc):
                 losses = self.adversary.discriminator_loss(
                     name, src_logits, tgt_logits)
@@ -634,7 +463,7 @@ class UDASegmentor(BaseModel):
                      loss: Tensor,
                      losses: Optional[Dict[str, Tensor]] = None,
                      part: str = 'segmentor',
-                     snapshot: Optional[_BufferSnapshot] = None) -> bool:
+                     snapshot: Optional[BufferSnapshot] = None) -> bool:
         """Backward, average gradients over processes, optimizer step -
         unless the loss or the gradients are not finite.
 
@@ -644,7 +473,7 @@ class UDASegmentor(BaseModel):
         explicit, so it works for every trainable part of a GAN-style step
         and whatever the forward passes were, see
         ``UDADistributedWrapper``); and a non-finite loss or gradient is
-        handled by ``nonfinite_policy`` (see the class docstring). The
+        handled by ``nonfinite_policy`` (see :class:`NonFiniteGuard`). The
         loss test is all-reduced (max) under ``torch.distributed`` so that
         all ranks skip together: a rank that went on would wait forever in
         the gradient all-reduce.
@@ -656,290 +485,47 @@ class UDASegmentor(BaseModel):
             losses (dict, optional): The loss terms, to name the non-finite
                 ones in the message.
             part (str): Name of the part in messages.
-            snapshot (_BufferSnapshot, optional): Buffers to restore when
+            snapshot (BufferSnapshot, optional): Buffers to restore when
                 the update is skipped.
 
         Returns:
             bool: Whether the update was applied (False: skipped).
         """
-        bad = self._any_rank(~torch.isfinite(loss.detach()).all())
-        if bad:
-            terms = self._nonfinite_terms(losses if losses is not None else
-                                          {'loss': loss})
-            what = ('non-finite loss ' + ', '.join(terms) if terms else
-                    'non-finite loss on another rank')
-            self._skip_or_raise(optim_wrapper, part, what, snapshot)
-            return False
-        optim_wrapper.backward(optim_wrapper.scale_loss(loss))
-        if optim_wrapper.should_update():
+        what = self.nonfinite.loss_problem(loss, losses)
+        if what is None:
+            optim_wrapper.backward(optim_wrapper.scale_loss(loss))
+            if not optim_wrapper.should_update():
+                return True
             all_reduce_gradients(module.parameters())
             # the averaged gradients are identical on all ranks: the same
             # decision everywhere without another collective
-            if self._check_grads(optim_wrapper) and \
-                    not self._grads_finite(module):
-                names = [n for n, p in module.named_parameters()
-                         if p.grad is not None
-                         and not torch.isfinite(p.grad).all()]
-                shown = ', '.join(names[:5]) + (
-                    f' (+{len(names) - 5} more)' if len(names) > 5 else '')
-                self._skip_or_raise(
-                    optim_wrapper, part,
-                    f'non-finite gradients of {shown} (finite loss '
-                    f'{float(loss.detach()):.4g})', snapshot)
-                return False
-            optim_wrapper.step()
-            optim_wrapper.zero_grad()
-        return True
+            what = self.nonfinite.gradient_problem(optim_wrapper, module,
+                                                   loss)
+            if what is None:
+                optim_wrapper.step()
+                optim_wrapper.zero_grad()
+                return True
+        self.nonfinite.skip_or_raise(optim_wrapper, part, what, snapshot,
+                                     self.skipped_steps, self.current_iter())
+        return False
 
-    # non-finite handling --------------------------------------------------
-    @staticmethod
-    def _any_rank(flag: Tensor) -> bool:
-        """``flag`` (a bool tensor) or-ed over all ranks (one collective
-        under ``torch.distributed``, then one host sync)."""
-        flag = flag.detach().reshape(()).to(torch.int32)
-        if dist_world_size() > 1:
-            torch_dist.all_reduce(flag, op=torch_dist.ReduceOp.MAX)
-        return bool(flag.item())
-
-    @staticmethod
-    def _grads_finite(module: nn.Module) -> bool:
-        """Whether every gradient of ``module`` is finite (one fused
-        max-abs reduction, one host sync)."""
-        grads = [p.grad for p in module.parameters() if p.grad is not None]
-        if not grads:
-            return True
-        return bool(torch.isfinite(get_total_norm(grads, float('inf'))))
-
-    @staticmethod
-    def _nonfinite_terms(losses: Dict[str, Tensor]) -> List[str]:
-        """``'name=value'`` of every loss term (keys with ``loss``, as summed
-        by ``parse_losses``) that is not finite."""
-        terms = []
-        for name, value in losses.items():
-            if 'loss' not in name:
-                continue
-            values = value if isinstance(value, (list, tuple)) else [value]
-            for v in values:
-                v = torch.as_tensor(v).detach()
-                if not torch.isfinite(v).all():
-                    shown = v.float().sum() if v.numel() > 1 else v
-                    terms.append(f'{name}={float(shown)}')
-                    break
-        return terms
-
-    @staticmethod
-    def _check_grads(optim_wrapper) -> bool:
-        # AmpOptimWrapper: its loss scaler skips steps with inf/NaN
-        # gradients itself (scaled fp16 gradients overflow by design)
-        return getattr(optim_wrapper, 'loss_scaler', None) is None
-
-    def _skip_or_raise(self, optim_wrapper, part: str, what: str,
-                       snapshot: Optional[_BufferSnapshot]) -> None:
-        it = self.current_iter()
-        where = (f'{what} in the {part} update at iteration {it + 1} '
-                 f'(runner.iter={it})')
-        optim_wrapper.zero_grad()
-        if snapshot is not None:
-            snapshot.restore()
-        if self.nonfinite_policy == 'raise':
-            raise NonFiniteLossError(
-                f'UDASegmentor: {where}; training stopped '
-                "(model.nonfinite_policy='raise'; 'skip' skips such "
-                'updates instead).')
-        with torch.no_grad():
-            self.skipped_steps.add_(1)
-        print_log(
-            f'UDASegmentor: {where}; the update is skipped '
-            f"(nonfinite_policy='skip', {int(self.skipped_steps)} skipped "
-            'so far).',
-            logger='current',
-            level=logging.WARNING)
-
-    # monitoring ---------------------------------------------------------
-    def _views_to_image(self, affines: Optional[Tensor],
-                        it: int) -> Optional[Tensor]:
-        """View-to-image affines (B, V, 2, 3) of this step's SAC views.
-
-        The captured affines map views to the canvas; with the release's
-        zoomed canvas (``base_scale_range``) the canvas-to-image affine is
-        replayed from the same seeded generator and used only if the replay
-        reproduces the captured views. None when unknown.
-        """
-        views = getattr(self.self_training, 'views', None)
-        if affines is None or views is None:
-            return None
-        if getattr(views, 'base_scale_range', None) is None:
-            return affines
-        generator = getattr(self.self_training, 'generator', None)
-        if generator is None or not hasattr(views, 'sample_affines'):
-            return None
-        replay, base = views.sample_affines(
-            affines.shape[0], generator(it), device=affines.device,
-            dtype=affines.dtype)
-        if base is None or not torch.allclose(replay, affines):
-            return None
-        return compose_affines(base.unsqueeze(1), affines)
-
-    def _class_keys(self) -> List[str]:
-        names = self.class_names
-        if names is None or len(names) != self.num_classes:
-            return [str(c) for c in range(self.num_classes)]
-        return [str(n).replace(' ', '_') for n in names]
-
-    @staticmethod
-    def _target_gt(samples: Optional[list]) -> Optional[Tensor]:
-        """(B, H, W) target labels when every target sample has some."""
-        if not samples or not all('gt_sem_seg' in s for s in samples):
-            return None
-        return torch.stack([s.gt_sem_seg.data[0] for s in samples]).long()
-
-    @torch.no_grad()
+    # monitoring (off unless UDAVisualizationHook switches it on) --------
     def pseudo_label_stats(self, targets: Dict[str, Tensor],
                            to_image: Optional[Tensor] = None,
                            target_samples: Optional[list] = None
                            ) -> Dict[str, Tensor]:
-        """Per-class coverage and accuracy of this step's pseudo labels.
+        """Per-class coverage (``pl_coverage.<class>``) and accuracy
+        (``pl_accuracy``) of the step's pseudo labels, named after
+        :attr:`class_names` (see :func:`debug_probe.pseudo_label_stats`)."""
+        return debug_probe.pseudo_label_stats(targets, self.num_classes,
+                                              self.class_names, to_image,
+                                              target_samples)
 
-        - ``pl_coverage.<class>``: the share of all target pixels (every
-          view of every image) pseudo-labelled as ``<class>``; the shares
-          sum to ``pl_coverage``, the labelled fraction. One ``bincount``.
-        - ``pl_accuracy`` (only when the target samples carry
-          ``gt_sem_seg``, i.e. the target train set is loaded with labels
-          for monitoring, and the view geometry is known): the fraction of
-          pseudo-labelled pixels whose label equals the ground truth warped
-          into the view (nearest), over pixels with a valid ground truth.
-          The labels are never used for training.
-
-        Class names come from :attr:`class_names` (set by
-        :meth:`check_dataset` or ``UDAVisualizationHook``; spaces become
-        ``_``), else class indices.
-
-        Args:
-            targets (dict): From ``make_targets``, with ``labels``
-                (B*V, h, w), ``ignore_index`` marking unlabelled pixels.
-            to_image (Tensor, optional): View-to-image affines (B, V, 2, 3).
-            target_samples (list, optional): Target data samples.
-
-        Returns:
-            dict[str, Tensor]: Scalars to log.
-        """
-        labels = targets['labels']
-        C = self.num_classes
-        valid = (labels >= 0) & (labels < C)
-        counts = torch.bincount(
-            torch.where(valid, labels, C).flatten(), minlength=C + 1)[:C]
-        share = counts.float() / max(labels.numel(), 1)
-        logs = {
-            f'pl_coverage.{name}': share[c]
-            for c, name in enumerate(self._class_keys())
-        }
-        gt = self._target_gt(target_samples)
-        if gt is not None and to_image is not None:
-            gt_views = warp_views(
-                gt[:, None].float().to(labels.device), to_image,
-                out_size=tuple(labels.shape[-2:]), mode='nearest',
-                padding_mode='border').squeeze(1).long()
-            selected = valid & (gt_views >= 0) & (gt_views < C)
-            num = selected.sum()
-            if int(num) > 0:
-                logs['pl_accuracy'] = (
-                    (labels == gt_views) & selected).sum().float() / num
-        return logs
-
-    def _denormalised(self, image: Tensor) -> np.ndarray:
-        """A normalised (3, H, W) input as an (H, W, 3) uint8 array, in the
-        channel order of the model inputs (RGB with ``bgr_to_rgb``)."""
-        mean = getattr(self.data_preprocessor, 'mean', None)
-        std = getattr(self.data_preprocessor, 'std', None)
-        image = image.detach().float()
-        if mean is not None and std is not None and \
-                getattr(self.data_preprocessor, '_enable_normalize', True):
-            image = image * std.view(-1, 1, 1).to(image) + \
-                mean.view(-1, 1, 1).to(image)
-        return image.clamp(0, 255).round().byte().permute(1, 2,
-                                                           0).cpu().numpy()
-
-    @torch.no_grad()
-    def _eval_outputs(self, segmentor: nn.Module,
-                      inputs: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
-        """Eval-mode (fused, aux) predictions of ``segmentor`` at input
-        size; the train/eval modes of the model are restored after."""
-        was_training = self.training
-        segmentor.eval()
-        try:
-            out = forward_heads(segmentor, inputs)
-            size = inputs.shape[-2:]
-            fused = fused_probabilities(segmentor, out, size).argmax(1)
-            aux = None
-            if out.aux is not None:
-                aux = out.resized(size, self.align_corners)['aux'].argmax(1)
-        finally:
-            self.train(was_training)
-        return fused, aux
-
-    @torch.no_grad()
     def collect_debug(self, data: dict, targets: Optional[dict],
                       to_image: Optional[Tensor], it: int) -> Optional[dict]:
-        """A small, detached snapshot of the first target image's step.
-
-        Called at the end of :meth:`train_step` when ``keep_debug`` is set;
-        costs one eval-mode student forward (and one teacher forward) of a
-        single image.
-
-        Args:
-            data (dict): The preprocessed batch.
-            targets (dict, optional): Self-training targets of the step.
-            to_image (Tensor, optional): View-to-image affines of SAC views.
-            it (int): The iteration.
-
-        Returns:
-            dict | None: None without a target part, else CPU numpy arrays
-            at the target input size: ``image`` (H, W, 3) uint8 (RGB with
-            ``bgr_to_rgb``); ``student`` (H, W) int64, the student's
-            eval-mode (fused) prediction; ``reference`` and
-            ``reference_name``: the momentum teacher's prediction
-            (``'teacher'``) or, without a teacher, the student's auxiliary
-            head (``'aux head'``), or None; ``pseudo_labels``: the
-            pseudo labels of the first (full) view warped back onto the
-            image, ``ignore_index`` where unlabelled or outside, or None;
-            ``gt``: target labels or None; plus ``iter``,
-            ``ignore_index`` and ``num_classes``.
-        """
-        if 'target_inputs' not in data:
-            return None
-        inputs = data['target_inputs'][:1]
-        size = tuple(inputs.shape[-2:])
-        student, aux = self._eval_outputs(self.segmentor, inputs)
-        reference, reference_name = aux, 'aux head'
-        if self.teacher is not None:
-            reference, _ = self._eval_outputs(self.teacher.module, inputs)
-            reference_name = 'teacher'
-        ignore = int(getattr(getattr(self.self_training, 'pseudo_labeler',
-                                     None), 'ignore_index', 255))
-        pseudo = None
-        if targets is not None and to_image is not None:
-            # view 0 of image 0 back onto the image; +1 so that 0 = outside
-            lab = targets['labels'][:1, None].float() + 1
-            back = warp_views(
-                lab, invert_affine(to_image[:1, :1]), out_size=size,
-                mode='nearest', padding_mode='zeros')[0, 0].long() - 1
-            pseudo = torch.where(back < 0, torch.full_like(back, ignore),
-                                 back)
-        gt = self._target_gt(data.get('target_data_samples', [])[:1])
-
-        def host(x):
-            return None if x is None else x.reshape(size).long().cpu().numpy()
-
-        return dict(
-            iter=it,
-            image=self._denormalised(inputs[0]),
-            student=host(student[0]),
-            reference=host(reference[0] if reference is not None else None),
-            reference_name=reference_name if reference is not None else None,
-            pseudo_labels=host(pseudo),
-            gt=host(gt[0] if gt is not None else None),
-            ignore_index=ignore,
-            num_classes=self.num_classes)
+        """A small, detached snapshot of the first target image's step
+        (see :func:`debug_probe.collect_debug`)."""
+        return debug_probe.collect_debug(self, data, targets, to_image, it)
 
     # helpers ------------------------------------------------------------
     @staticmethod
