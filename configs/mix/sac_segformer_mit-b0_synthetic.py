@@ -23,10 +23,10 @@ model = dict(
             beta=1e-3, min_threshold=None),
         loss=dict(type='FocalConfidenceLoss', focal_power=3.0,
                   loss_weight=1.0),
-        rampup_iters=100))
+        rampup_iters=50))
 custom_hooks = [dict(type='EMATeacherHook')]
 train_dataloader = dict(batch_size=2)
-load_from = 'work_dirs/mix/abn_segformer_mit-b0_synthetic/seed0/iter_1000.pth'
+load_from = 'work_dirs/mix/abn_segformer_mit-b0_synthetic/seed0/iter_500.pth'
 # For tools/run_benchmark.py: the ABN stage runs first with the same seed and
 # its checkpoint becomes load_from.
 stage_from = 'abn_segformer_mit-b0_synthetic.py'
