@@ -42,6 +42,7 @@ Example::
 
 or ``python tools/make_synthetic.py --out data/synthetic``.
 """
+import colorsys
 import json
 import math
 import os
@@ -72,7 +73,7 @@ CLASSES = ('road', 'sidewalk', 'building', 'wall', 'fence', 'pole',
            'bicycle')
 (ROAD, SIDEWALK, BUILDING, WALL, FENCE, POLE, LIGHT, SIGN, VEG, TERRAIN, SKY,
  PERSON, RIDER, CAR, TRUCK, BUS, TRAIN, MOTO, BIKE) = range(19)
-LANE = 19  # lane marking: 'road' in Cityscapes / GTA5, 'lanemarking' (22) in SYNTHIA
+LANE = 19  # lane marking: road in Cityscapes / GTA5, lanemarking in SYNTHIA
 EGO = 20  # ego-vehicle bonnet (target only): Cityscapes id 1 'ego vehicle'
 VOID = 255  # unlabelled clutter: id 0 everywhere
 
@@ -156,6 +157,7 @@ _PALETTES = {
         fence=([(142, 110, 72), (122, 122, 120)], 6),
         pole=([(112, 112, 118), (88, 92, 88)], 4),
         light_box=([(42, 42, 36)], 3),
+        light_plate=([(52, 52, 48)], 3),
         lamp_red=([(240, 40, 30)], 4),
         lamp_amber=([(245, 175, 30)], 4),
         lamp_green=([(40, 225, 95)], 4),
@@ -181,6 +183,7 @@ _PALETTES = {
         moto_tank=(_CAR_PAINT_RENDERED, 8),
         bike=([(205, 30, 30), (30, 60, 185), (222, 222, 222), (40, 40, 40),
                (40, 162, 60)], 8),
+        spokes=([(150, 150, 150)], 8),
         clutter=([(90, 60, 120), (150, 150, 60), (60, 120, 120)], 10),
     ),
     'synthia': dict(
@@ -201,6 +204,7 @@ _PALETTES = {
         fence=([(155, 122, 85), (135, 135, 132)], 6),
         pole=([(125, 125, 132), (100, 105, 100)], 4),
         light_box=([(48, 48, 42)], 3),
+        light_plate=([(60, 60, 56)], 3),
         lamp_red=([(250, 50, 40)], 4),
         lamp_amber=([(250, 185, 40)], 4),
         lamp_green=([(50, 235, 110)], 4),
@@ -227,56 +231,61 @@ _PALETTES = {
         moto_tank=(_CAR_PAINT_RENDERED, 10),
         bike=([(215, 40, 40), (40, 75, 200), (230, 230, 230), (48, 48, 48),
                (50, 175, 70)], 8),
+        spokes=([(160, 160, 160)], 8),
         clutter=([(100, 70, 130), (160, 160, 70), (70, 130, 130)], 10),
     ),
-    'cityscapes': dict(
-        sky=([(196, 206, 220), (176, 190, 208)], 8),
-        cloud=([(215, 218, 222)], 5),
-        road=([(122, 114, 110), (112, 108, 108)], 6),
-        lane=([(190, 190, 182)], 8),
-        sidewalk=([(152, 142, 144), (140, 138, 132)], 7),
-        kerb=([(170, 166, 160)], 6),
-        ground=([(122, 126, 82)], 8),
-        terrain=([(122, 126, 82), (138, 128, 96)], 8),
-        building=([(128, 126, 128), (106, 100, 98), (168, 160, 150),
-                   (142, 120, 104), (96, 100, 112)], 10),
-        roof=([(80, 76, 76)], 8),
-        window=([(48, 52, 58), (88, 96, 104)], 8),
-        shop=([(60, 66, 72)], 8),
-        wall=([(142, 140, 130), (126, 122, 116)], 8),
-        fence=([(106, 116, 108), (92, 92, 90)], 8),
-        pole=([(78, 80, 86), (96, 96, 92)], 6),
-        light_box=([(56, 58, 48)], 5),
-        lamp_red=([(220, 80, 60)], 8),
-        lamp_amber=([(225, 170, 80)], 8),
-        lamp_green=([(100, 215, 160)], 8),
-        lamp_off=([(72, 72, 68)], 5),
-        sign=([(205, 55, 50), (45, 80, 165), (220, 190, 70)], 8),
-        sign_white=([(220, 222, 220)], 6),
-        vegetation=([(76, 98, 50), (62, 86, 46)], 8),
-        trunk=([(72, 62, 52)], 6),
-        shirt=([(38, 38, 44), (60, 72, 102), (112, 102, 92), (152, 150, 150),
-                (92, 40, 42), (72, 92, 72), (200, 198, 192)], 10),
-        pants=([(30, 32, 40), (62, 66, 84), (90, 84, 74)], 6),
-        skin=([(215, 178, 152), (170, 126, 100), (110, 80, 62)], 8),
-        hair=([(42, 34, 28), (96, 76, 52), (24, 24, 24)], 5),
-        helmet=([(200, 200, 200), (36, 36, 36)], 6),
-        car=([(30, 30, 33), (150, 152, 156), (202, 202, 202), (60, 66, 82),
-              (112, 112, 116), (92, 34, 34), (228, 228, 226)], 10),
-        glass=([(34, 38, 44)], 5),
-        tyre=([(22, 22, 22)], 3),
-        taillight=([(180, 40, 40)], 8),
-        headlight=([(220, 220, 210)], 6),
-        truck=([(200, 200, 196), (150, 150, 150), (170, 120, 80)], 8),
-        bus=([(222, 222, 212), (230, 196, 64)], 8),
-        train=([(205, 52, 46), (220, 220, 220)], 8),
-        moto=([(36, 36, 40)], 4),
-        moto_tank=([(30, 30, 33), (150, 152, 156), (92, 34, 34)], 8),
-        bike=([(40, 40, 40), (150, 150, 150), (90, 40, 40), (50, 60, 90)], 8),
-        ego=([(38, 40, 44)], 4),
-        clutter=([(70, 70, 90), (120, 120, 80), (80, 100, 100)], 10),
-    ),
 }
+
+
+def _shift_colour(rgb, dh: float, sat: float, val: float):
+    """Rotate the hue by ``dh`` degrees and scale saturation and value."""
+    h, s_, v = colorsys.rgb_to_hsv(*(c / 255.0 for c in rgb))
+    r, g, b = colorsys.hsv_to_rgb((h + dh / 360.0) % 1.0, min(s_ * sat, 1.0),
+                                  min(v * val, 1.0))
+    return (round(r * 255), round(g * 255), round(b * 255))
+
+
+# The "real" target's appearance: each kind's source (GTA) colours moved by a
+# per-kind (hue shift in degrees, saturation scale, value scale), plus
+# colours only the target has. Shifts are global per class (what adaptation
+# can learn), saturation drops (real footage is less saturated), and the
+# brightness order of the big classes is kept (sky > sidewalk > road, ...).
+_TARGET_SHIFT = dict(
+    sky=(-10, 0.45, 1.0), cloud=(0, 1.0, 0.9), road=(25, 1.0, 1.20),
+    lane=(0, 0.5, 0.85), sidewalk=(-30, 1.6, 0.88), kerb=(0, 1.0, 0.85),
+    ground=(-25, 0.65, 0.85), terrain=(-25, 0.65, 0.85),
+    building=(15, 0.45, 0.85), roof=(0, 0.6, 0.8), window=(20, 0.4, 0.85),
+    shop=(20, 0.4, 0.75), wall=(30, 0.5, 0.85), fence=(40, 0.6, 0.85),
+    pole=(0, 1.0, 0.75), light_box=(0, 1.0, 1.3), sign=(0, 0.85, 0.9),
+    sign_white=(0, 1.0, 0.92), vegetation=(-30, 0.65, 0.75),
+    trunk=(0, 0.8, 0.8), shirt=(0, 0.55, 0.75), pants=(0, 0.6, 0.9),
+    skin=(0, 0.85, 0.92), helmet=(0, 0.6, 0.9), car=(0, 0.5, 0.9),
+    glass=(0, 0.5, 0.7), truck=(20, 0.6, 0.9), bus=(35, 0.75, 1.0),
+    train=(45, 0.7, 1.0), moto=(0, 1.0, 1.0), moto_tank=(0, 0.5, 0.9),
+    bike=(0, 0.5, 0.8), spokes=(0, 1.0, 0.75), clutter=(0, 0.8, 0.9))
+_TARGET_EXTRA = dict(
+    building=[(128, 126, 128), (106, 100, 98)],
+    car=[(30, 30, 33), (150, 152, 156), (202, 202, 202), (112, 112, 116)],
+    shirt=[(38, 38, 44), (60, 72, 102), (112, 102, 92)],
+    pants=[(30, 32, 40), (62, 66, 84)],
+    ego=[(38, 40, 44)])
+# Kinds whose target colours replace the shifted source colours.
+_TARGET_REPLACE = dict(light_plate=[(196, 176, 64), (206, 190, 90)])
+
+
+def _target_palette(source: dict) -> dict:
+    out = {}
+    for kind, (colours, jitter) in source.items():
+        dh, sat, val = _TARGET_SHIFT.get(kind, (0, 1.0, 1.0))
+        out[kind] = ([_shift_colour(c, dh, sat, val) for c in colours] +
+                     _TARGET_EXTRA.get(kind, []), jitter + 3)
+    for kind, colours in _TARGET_REPLACE.items():
+        out[kind] = (colours, out[kind][1])
+    out['ego'] = (_TARGET_EXTRA['ego'], 4)
+    return out
+
+
+_PALETTES['cityscapes'] = _target_palette(_PALETTES['gta'])
 
 # (low-frequency noise, grain, horizontal stripes, vertical stripes,
 #  vertical gradient) amplitudes per kind.
@@ -284,29 +293,29 @@ _TEXTURES = {
     'gta': dict(sky=(0, 0, 0, 0, 0.22), fence=(0, 0, 0, 0.14, 0)),
     'synthia': dict(sky=(0, 0, 0, 0, 0.15), fence=(0, 0, 0, 0.12, 0)),
     'cityscapes': dict(
-        sky=(0.05, 0.01, 0, 0, 0.10),
-        cloud=(0.05, 0.01, 0, 0, 0.08),
-        road=(0.10, 0.08, 0, 0, 0),
-        lane=(0.10, 0.10, 0, 0, 0),
-        sidewalk=(0.07, 0.07, 0.06, 0, 0),
-        kerb=(0.05, 0.06, 0, 0, 0),
-        ground=(0.18, 0.14, 0, 0, 0),
-        terrain=(0.18, 0.14, 0, 0, 0),
-        building=(0.12, 0.06, 0.10, 0, 0),
-        roof=(0.10, 0.06, 0, 0, 0),
-        window=(0.10, 0.05, 0, 0, 0),
-        shop=(0.10, 0.05, 0, 0, 0),
-        wall=(0.10, 0.08, 0, 0.05, 0),
-        fence=(0.06, 0.06, 0, 0.22, 0),
-        pole=(0.04, 0.04, 0, 0, 0),
-        vegetation=(0.22, 0.22, 0, 0, 0),
-        trunk=(0.10, 0.10, 0, 0, 0),
-        car=(0.03, 0.03, 0, 0, 0),
-        truck=(0.05, 0.04, 0, 0, 0),
-        bus=(0.05, 0.04, 0, 0, 0),
-        train=(0.05, 0.04, 0, 0, 0),
-        shirt=(0.04, 0.05, 0, 0, 0),
-        pants=(0.04, 0.05, 0, 0, 0),
+        sky=(0.04, 0.01, 0, 0, 0.10),
+        cloud=(0.04, 0.01, 0, 0, 0.08),
+        road=(0.07, 0.05, 0, 0, 0),
+        lane=(0.07, 0.06, 0, 0, 0),
+        sidewalk=(0.05, 0.05, 0.05, 0, 0),
+        kerb=(0.04, 0.04, 0, 0, 0),
+        ground=(0.12, 0.08, 0, 0, 0),
+        terrain=(0.12, 0.08, 0, 0, 0),
+        building=(0.08, 0.04, 0.08, 0, 0),
+        roof=(0.06, 0.04, 0, 0, 0),
+        window=(0.06, 0.03, 0, 0, 0),
+        shop=(0.06, 0.03, 0, 0, 0),
+        wall=(0.06, 0.05, 0, 0.04, 0),
+        fence=(0.04, 0.04, 0, 0.18, 0),
+        pole=(0.03, 0.03, 0, 0, 0),
+        vegetation=(0.14, 0.12, 0, 0, 0),
+        trunk=(0.06, 0.06, 0, 0, 0),
+        car=(0.02, 0.02, 0, 0, 0),
+        truck=(0.04, 0.03, 0, 0, 0),
+        bus=(0.04, 0.03, 0, 0, 0),
+        train=(0.04, 0.03, 0, 0, 0),
+        shirt=(0.03, 0.04, 0, 0, 0),
+        pants=(0.03, 0.04, 0, 0, 0),
     ),
 }
 
@@ -315,9 +324,9 @@ _EFFECTS = {
     'gta': None,
     'synthia': None,
     'cityscapes': dict(
-        gradient=(0.15, 0.45), vignette=(0.10, 0.30), cast=0.05,
-        gamma=(0.85, 1.15), exposure=(0.85, 1.10), blur=(0.6, 1.2),
-        noise=(3.0, 7.0), shadow_p=0.7, shadow=(0.50, 0.70)),
+        gradient=(0.05, 0.20), vignette=(0.05, 0.15), cast=0.02,
+        gamma=(0.93, 1.07), exposure=(0.93, 1.07), blur=(0.3, 0.7),
+        noise=(1.5, 3.5), shadow_p=0.5, shadow=(0.60, 0.75)),
 }
 
 # ---------------------------------------------------------------------------
@@ -327,39 +336,42 @@ _EFFECTS = {
 
 _GEOMETRY = {
     'gta': dict(
-        focal=(0.58, 0.72), horizon=(0.42, 0.52), cam_h=(1.4, 1.9),
-        yaw=0.06, road_half=(4.5, 8.0), sidewalk=(2.5, 4.5),
-        setback=(0.0, 6.0), bld_h=(6.0, 30.0), terrain=True,
-        p_intersection=0.4, n_cars=(2, 8), p_parked=0.3,
+        focal=(0.80, 1.00), horizon=(0.42, 0.52), cam_h=(1.4, 1.9),
+        yaw=0.06, road_half=(4.5, 7.5), sidewalk=(3.0, 5.0),
+        setback=(0.0, 6.0), bld_h=(6.0, 30.0), terrain=True, p_verge=0.6,
+        p_intersection=0.4, n_cars=(2, 6), p_parked=0.3,
         car_w=(1.85, 2.10), car_h=(1.30, 1.50), car_l=(4.4, 5.2),
-        cabin=(0.42, 0.50), n_persons=(0, 6), n_riders=(0, 2),
-        person_h=(1.65, 1.95), p_truck=0.35, p_bus=0.3, p_train=0.14,
-        p_wall=0.14, p_fence=0.14, p_park=0.14, n_poles=(2, 6),
-        p_mast=0.6, random_layout=False, ego=False),
+        cabin=(0.42, 0.50), n_persons=(5, 12), n_riders=(3, 5),
+        n_parked2=(1, 3), p_side_rider=0.4, person_h=(1.65, 1.95),
+        p_truck=0.35, p_bus=0.4, p_train=0.35, p_wall=0.3, p_fence=0.3,
+        p_park=0.15, n_poles=(4, 8), p_mast=0.6, zmax=50.0, zmax_small=20.0,
+        random_layout=False, ego=False),
     'synthia': dict(
-        focal=(0.50, 0.72), horizon=(0.15, 0.55), cam_h=(1.5, 9.0),
+        focal=(0.70, 0.95), horizon=(0.15, 0.55), cam_h=(1.5, 9.0),
         yaw=0.45, road_half=(4.0, 8.0), sidewalk=(2.5, 6.0),
-        setback=(0.0, 6.0), bld_h=(8.0, 40.0), terrain=False,
-        p_intersection=0.5, n_cars=(2, 9), p_parked=0.2,
+        setback=(0.0, 6.0), bld_h=(8.0, 40.0), terrain=False, p_verge=0.0,
+        p_intersection=0.5, n_cars=(2, 7), p_parked=0.2,
         car_w=(1.80, 2.05), car_h=(1.35, 1.55), car_l=(4.2, 5.0),
-        cabin=(0.42, 0.50), n_persons=(3, 14), n_riders=(0, 4),
-        person_h=(1.60, 1.95), p_truck=0.0, p_bus=0.35, p_train=0.0,
-        p_wall=0.16, p_fence=0.16, p_park=0.12, n_poles=(2, 7),
-        p_mast=0.4, random_layout=True, ego=False),
+        cabin=(0.42, 0.50), n_persons=(6, 15), n_riders=(3, 6),
+        n_parked2=(1, 3), p_side_rider=0.5, person_h=(1.60, 1.95),
+        p_truck=0.0, p_bus=0.4, p_train=0.0, p_wall=0.3, p_fence=0.3,
+        p_park=0.12, n_poles=(4, 8), p_mast=0.4, zmax=50.0, zmax_small=20.0,
+        random_layout=True, ego=False),
     'cityscapes': dict(
-        focal=(0.72, 0.88), horizon=(0.34, 0.43), cam_h=(1.20, 1.45),
-        yaw=0.04, road_half=(3.2, 5.5), sidewalk=(2.0, 3.5),
-        setback=(0.0, 3.0), bld_h=(10.0, 25.0), terrain=True,
-        p_intersection=0.35, n_cars=(3, 10), p_parked=0.55,
+        focal=(0.95, 1.10), horizon=(0.34, 0.43), cam_h=(1.20, 1.45),
+        yaw=0.04, road_half=(3.2, 5.5), sidewalk=(3.0, 4.5),
+        setback=(0.0, 3.0), bld_h=(10.0, 25.0), terrain=True, p_verge=0.6,
+        p_intersection=0.35, n_cars=(2, 7), p_parked=0.5,
         car_w=(1.70, 1.90), car_h=(1.42, 1.62), car_l=(3.9, 4.6),
-        cabin=(0.50, 0.58), n_persons=(1, 8), n_riders=(0, 2),
-        person_h=(1.60, 1.90), p_truck=0.3, p_bus=0.3, p_train=0.16,
-        p_wall=0.16, p_fence=0.16, p_park=0.16, n_poles=(3, 7),
-        p_mast=0.15, random_layout=False, ego=True),
+        cabin=(0.50, 0.58), n_persons=(5, 12), n_riders=(3, 5),
+        n_parked2=(1, 3), p_side_rider=0.4, person_h=(1.60, 1.90),
+        p_truck=0.35, p_bus=0.4, p_train=0.35, p_wall=0.3, p_fence=0.3,
+        p_park=0.16, n_poles=(4, 8), p_mast=0.15, zmax=50.0, zmax_small=20.0,
+        random_layout=False, ego=True),
 }
 
 _ZNEAR = 0.3
-_LIM = 1e5
+_LIM = 1e6  # pixel coordinate clamp (points near the near plane)
 
 
 # ---------------------------------------------------------------------------
@@ -387,6 +399,20 @@ class _Canvas:
         self.rgb = [(0.0, 0.0, 0.0)]
         self.tex = [(0.0, 0.0, 0.0, 0.0, 0.0)]
         self._next_inst = 1
+        # Colour choices and jitters come from their own stream, drawn in
+        # blocks (numpy per-call overhead dominates otherwise).
+        self._crng = np.random.default_rng(int(rng.integers(2**62)))
+        self._uni, self._nrm = [], []
+
+    def _uniform(self) -> float:
+        if not self._uni:
+            self._uni = self._crng.random(512).tolist()
+        return self._uni.pop()
+
+    def _normal(self) -> float:
+        if not self._nrm:
+            self._nrm = self._crng.standard_normal(1536).tolist()
+        return self._nrm.pop()
 
     def new_instance(self) -> int:
         self._next_inst += 1
@@ -397,12 +423,12 @@ class _Canvas:
         """Register a material of ``kind`` (colour drawn from the palette)."""
         if rgb is None:
             colours, jitter = self.palette[kind]
-            base = np.asarray(colours[self.rng.integers(len(colours))], float)
-            rgb = base + self.rng.normal(0, jitter, 3)
-        rgb = np.clip(np.asarray(rgb, float) * scale, 0, 255)
+            base = colours[min(int(self._uniform() * len(colours)),
+                               len(colours) - 1)]
+            rgb = [c + jitter * self._normal() for c in base]
         self.cls.append(cls)
         self.inst.append(inst)
-        self.rgb.append(tuple(rgb))
+        self.rgb.append(tuple(min(max(c * scale, 0.0), 255.0) for c in rgb))
         self.tex.append(self.textures.get(kind, (0.0, 0.0, 0.0, 0.0, 0.0)))
         return len(self.cls) - 1
 
@@ -411,29 +437,27 @@ class _Canvas:
         """A copy of material ``m`` with its colour scaled (face shading)."""
         self.cls.append(self.cls[m])
         self.inst.append(self.inst[m])
-        self.rgb.append(tuple(np.clip(np.asarray(self.rgb[m]) * scale, 0,
-                                      255)))
+        self.rgb.append(
+            tuple(min(max(c * scale, 0.0), 255.0) for c in self.rgb[m]))
         self.tex.append(self.tex[m] if kind is None else self.textures.get(
             kind, (0.0, 0.0, 0.0, 0.0, 0.0)))
         return len(self.cls) - 1
 
     # -- 2-D primitives (pixel coordinates) ------------------------------
     def poly(self, pts, m: int, target=None) -> None:
-        pts = np.asarray(pts, np.float64)
         if len(pts) < 3:
             return
-        p = np.round(np.clip(pts, -_LIM, _LIM) * 4).astype(np.int32)
+        p = np.rint(np.asarray(pts, np.float64) * 4).astype(np.int32)
         cv2.fillConvexPoly(self.mat if target is None else target, p,
                            int(m) if target is None else float(m),
                            cv2.LINE_8, 2)
 
-    def polys(self, pts_list, m: int) -> None:
-        """Fill several non-overlapping polygons with one call."""
-        if not len(pts_list):
+    def polys(self, pts: np.ndarray, m: int) -> None:
+        """Fill several non-overlapping polygons (n, k, 2) with one call."""
+        if not len(pts):
             return
-        p = [np.round(np.clip(np.asarray(q, np.float64), -_LIM, _LIM) *
-                      4).astype(np.int32) for q in pts_list]
-        cv2.fillPoly(self.mat, p, int(m), cv2.LINE_8, 2)
+        p = np.rint(np.asarray(pts, np.float64) * 4).astype(np.int32)
+        cv2.fillPoly(self.mat, list(p), int(m), cv2.LINE_8, 2)
 
     def circle(self, c, r: float, m: int, thickness: int = -1) -> None:
         if r <= 0.2:
@@ -478,10 +502,13 @@ class _Camera:
         return out
 
     def project_cam(self, pc: np.ndarray) -> np.ndarray:
+        """Pixel coordinates of camera-space points (Z >= _ZNEAR), clipped
+        to +-_LIM."""
         z = np.maximum(pc[..., 2], 1e-6)
-        u = self.cx + self.f * pc[..., 0] / z
-        v = self.hv + self.f * (self.cam_h - pc[..., 1]) / z
-        return np.stack([u, v], -1)
+        out = np.empty(pc.shape[:-1] + (2, ))
+        out[..., 0] = self.cx + self.f * pc[..., 0] / z
+        out[..., 1] = self.hv + self.f * (self.cam_h - pc[..., 1]) / z
+        return np.clip(out, -_LIM, _LIM, out=out)
 
     def ground_depth(self, v: float) -> float:
         """Camera-space depth of the ground at image row ``v`` (> hv)."""
@@ -515,7 +542,7 @@ def _fill3d(S: _Canvas, cam: _Camera, polys, m, target=None) -> None:
     if full.any():
         uv = cam.project_cam(pc[full])
         if target is None and len(uv) > 1:
-            S.polys(list(uv), m)
+            S.polys(uv, m)
         else:
             for q in uv:
                 S.poly(q, m, target)
@@ -529,10 +556,8 @@ def _ground_quad(x0, x1, z0, z1, y=0.0):
     return np.array([[x0, y, z0], [x1, y, z0], [x1, y, z1], [x0, y, z1]])
 
 
-# Box corners: index = ix + 2 * iy + 4 * iz.
-_BIT_X = np.array([i & 1 for i in range(8)])
-_BIT_Y = np.array([(i >> 1) & 1 for i in range(8)])
-_BIT_Z = np.array([(i >> 2) & 1 for i in range(8)])
+# Box faces: (name, corner indices (corner = ix + 2 * iy + 4 * iz), local
+# outward normal).
 _FACES = (
     ('front', (0, 1, 3, 2), (0.0, 0.0, -1.0)),
     ('back', (4, 5, 7, 6), (0.0, 0.0, 1.0)),
@@ -541,6 +566,9 @@ _FACES = (
     ('bottom', (0, 1, 5, 4), (0.0, -1.0, 0.0)),
     ('top', (2, 3, 7, 6), (0.0, 1.0, 0.0)),
 )
+
+
+_FACE_IDX = [np.array(idx) for _, idx, _ in _FACES]
 
 
 def _box(S, cam, cx, cz, w, l, y0, y1, yaw, m, faces=None, shade=True):
@@ -552,18 +580,28 @@ def _box(S, cam, cx, cz, w, l, y0, y1, yaw, m, faces=None, shade=True):
     drawn a bit darker and tops a bit lighter than end faces when ``shade``.
     """
     c, s = math.cos(yaw), math.sin(yaw)
-    lx = (_BIT_X - 0.5) * w
-    lz = (_BIT_Z - 0.5) * l
-    pts = np.stack([cx + lx * c + lz * s,
-                    np.where(_BIT_Y == 1, y1, y0),
-                    cz - lx * s + lz * c], -1)
-    pc = cam.to_cam(pts)
-    uv = cam.project_cam(pc) if (pc[:, 2] >= _ZNEAR).all() else None
+    hw, hl = 0.5 * w, 0.5 * l
+    cc, cs = cam.c, cam.s
+    pts = []
+    for i in range(8):  # corner index = ix + 2 * iy + 4 * iz
+        ax = hw if i & 1 else -hw
+        az = hl if i & 4 else -hl
+        pts.append((cx + ax * c + az * s, y1 if i & 2 else y0,
+                    cz - ax * s + az * c))
+    zcs = [X * cs + Z * cc for X, _, Z in pts]
+    P = None
+    if min(zcs) >= _ZNEAR:
+        f4, u4, v4, ch = 4 * cam.f, 4 * cam.cx, 4 * cam.hv, cam.cam_h
+        P = np.array([(u4 + f4 * (X * cc - Z * cs) / zc,
+                       v4 + f4 * (ch - Y) / zc)
+                      for (X, Y, Z), zc in zip(pts, zcs)])
+        np.clip(P, -4 * _LIM, 4 * _LIM, out=P)
+        P = np.rint(P).astype(np.int32)
     cy = 0.5 * (y0 + y1)
-    half = (0.5 * w, 0.5 * (y1 - y0), 0.5 * l)
+    half = (hw, 0.5 * (y1 - y0), hl)
     faces = faces or {}
     shown = []
-    for name, idx, n in _FACES:
+    for (name, idx, n), idx_arr in zip(_FACES, _FACE_IDX):
         nx, ny, nz = n[0] * c + n[2] * s, n[1], -n[0] * s + n[2] * c
         e = half[0] if n[0] else (half[1] if n[1] else half[2])
         # outward normal . (camera - face centre) > 0  <=> face visible
@@ -577,10 +615,10 @@ def _box(S, cam, cx, cz, w, l, y0, y1, yaw, m, faces=None, shade=True):
             fm = faces.setdefault('_side_shade', S.derive(m, scale=0.86))
         elif shade and fm == m and group == 'top':
             fm = faces.setdefault('_top_shade', S.derive(m, scale=1.08))
-        if uv is not None:
-            S.poly(uv[list(idx)], fm)
+        if P is not None:
+            cv2.fillConvexPoly(S.mat, P[idx_arr], int(fm), cv2.LINE_8, 2)
         else:
-            _fill3d(S, cam, pts[list(idx)], fm)
+            _fill3d(S, cam, np.array([pts[i] for i in idx]), fm)
         shown.append(name)
     return shown
 
@@ -624,14 +662,14 @@ def _sign(S, cam, rng, x, z, scale=1.0):
     """A pole with a traffic sign facing the camera."""
     pole_m = S.material('pole', POLE)
     h = _u(rng, (2.4, 3.2)) * scale
-    _pole(S, cam, x, z, h, 0.14 * scale, pole_m)
+    _pole(S, cam, x, z, h, 0.30 * scale, pole_m)
     inst = S.new_instance()
     plate = S.material('sign', SIGN, inst)
     white = S.material('sign_white', SIGN, inst)
     bb = _Billboard(cam, x, z - 0.12)
     if not bb.ok:
         return
-    r = _u(rng, (0.38, 0.55)) * scale
+    r = _u(rng, (0.50, 0.70)) * scale
     cy = h + r * 0.9
     kind = rng.integers(5)
     if kind == 0:  # round
@@ -666,11 +704,19 @@ def _light_housing(S, cam, rng, x, z, y0, facing, scale=1.0):
     """A traffic-light housing (3 lamps) with its bottom at height y0."""
     inst = S.new_instance()
     box_m = S.material('light_box', LIGHT, inst)
-    w, hh = 0.42 * scale, 1.10 * scale
-    _box(S, cam, x, z, w, 0.34 * scale, y0, y0 + hh, 0.0, box_m)
+    w, hh = 0.55 * scale, 1.40 * scale
+    _box(S, cam, x, z, w, 0.40 * scale, y0, y0 + hh, 0.0, box_m)
     if not facing:
         return
-    bb = _Billboard(cam, x, z - 0.18 * scale)
+    plate = _Billboard(cam, x, z - 0.16 * scale)
+    if plate.ok:  # back plate around the housing
+        pm = S.material('light_plate', LIGHT, inst)
+        S.poly(plate.pts([(-w * 0.85, y0 - 0.12), (w * 0.85, y0 - 0.12),
+                          (w * 0.85, y0 + hh + 0.12),
+                          (-w * 0.85, y0 + hh + 0.12)]), pm)
+        S.poly(plate.pts([(-w / 2, y0), (w / 2, y0), (w / 2, y0 + hh),
+                          (-w / 2, y0 + hh)]), box_m)
+    bb = _Billboard(cam, x, z - 0.21 * scale)
     if not bb.ok:
         return
     lit = rng.integers(3)
@@ -679,37 +725,37 @@ def _light_housing(S, cam, rng, x, z, y0, facing, scale=1.0):
         kind = kinds[i] if i == lit else 'lamp_off'
         lm = S.material(kind, LIGHT, inst)
         cyl = y0 + hh * (0.80 - 0.30 * i)
-        S.circle(bb.pt(0, cyl), 0.13 * scale * bb.s, lm)
+        S.circle(bb.pt(0, cyl), 0.17 * scale * bb.s, lm)
 
 
 def _traffic_light(S, cam, rng, x, z, scale=1.0):
     pole_m = S.material('pole', POLE)
     h = _u(rng, (2.6, 3.4)) * scale
-    _pole(S, cam, x, z, h, 0.16 * scale, pole_m)
+    _pole(S, cam, x, z, h, 0.30 * scale, pole_m)
     _light_housing(S, cam, rng, x, z - 0.05, h, rng.random() < 0.8, scale)
     if rng.random() < 0.3:  # a second, lower housing
-        _light_housing(S, cam, rng, x, z - 0.05, h - 1.4 * scale, True, scale)
+        _light_housing(S, cam, rng, x, z - 0.05, h - 1.7 * scale, True, scale)
 
 
 def _mast_light(S, cam, rng, x, z, toward, scale=1.0):
     """A mast-arm traffic light: pole at the kerb, arm over the road."""
     pole_m = S.material('pole', POLE)
     h = _u(rng, (5.6, 6.8))
-    _pole(S, cam, x, z, h, 0.24 * scale, pole_m)
+    _pole(S, cam, x, z, h, 0.40 * scale, pole_m)
     arm = _u(rng, (3.5, 6.5))
     _box(S, cam, x + toward * arm / 2, z, arm, 0.18, h - 0.45, h - 0.25, 0.0,
          pole_m)
     n = 1 + int(rng.random() < 0.6)
     for i in range(n):
         xa = x + toward * arm * (0.95 - 0.45 * i)
-        _light_housing(S, cam, rng, xa, z - 0.05, h - 0.45 - 1.2 * scale,
+        _light_housing(S, cam, rng, xa, z - 0.05, h - 0.45 - 1.5 * scale,
                        True, scale)
 
 
 def _street_lamp(S, cam, rng, x, z, toward):
     pole_m = S.material('pole', POLE)
     h = _u(rng, (6.5, 8.5))
-    _pole(S, cam, x, z, h, 0.22, pole_m)
+    _pole(S, cam, x, z, h, 0.36, pole_m)
     arm = _u(rng, (1.2, 2.2))
     _box(S, cam, x + toward * arm / 2, z, arm, 0.14, h - 0.2, h, 0.0, pole_m)
     _box(S, cam, x + toward * arm, z, 0.75, 0.35, h - 0.45, h - 0.05, 0.0,
@@ -750,18 +796,18 @@ def _person(S, cam, rng, x, z, h, view, facing=1, cls=PERSON, inst=None):
     s = bb.s
     hip = 0.50 * h
     if view == 'fb':
-        lw = 0.135
+        lw = 0.15
         for sx in (-1, 1):
             dx = rng.uniform(-0.03, 0.03)
             S.poly(bb.pts([(sx * 0.03 + dx, 0), (sx * (0.03 + lw) + dx, 0),
                            (sx * (0.03 + lw), hip), (sx * 0.02, hip)]), pants)
-        S.poly(bb.pts([(-0.19, hip - 0.04), (0.19, hip - 0.04),
-                       (0.23, 0.81 * h), (-0.23, 0.81 * h)]), shirt)
+        S.poly(bb.pts([(-0.21, hip - 0.04), (0.21, hip - 0.04),
+                       (0.25, 0.81 * h), (-0.25, 0.81 * h)]), shirt)
         for sx in (-1, 1):
-            S.poly(bb.pts([(sx * 0.20, 0.79 * h), (sx * 0.29, 0.79 * h),
-                           (sx * 0.29, 0.47 * h), (sx * 0.21, 0.47 * h)]),
+            S.poly(bb.pts([(sx * 0.22, 0.79 * h), (sx * 0.32, 0.79 * h),
+                           (sx * 0.32, 0.47 * h), (sx * 0.23, 0.47 * h)]),
                    shirt)
-            S.circle(bb.pt(sx * 0.25, 0.46 * h), 0.045 * s, skin)
+            S.circle(bb.pt(sx * 0.275, 0.46 * h), 0.05 * s, skin)
         S.segment(bb.pt(0, 0.80 * h), bb.pt(0, 0.86 * h), 0.09 * s, skin)
         S.circle(bb.pt(0, 0.905 * h), 0.068 * h * s, skin)
         if facing < 0:  # seen from the back: hair covers the head
@@ -774,12 +820,12 @@ def _person(S, cam, rng, x, z, h, view, facing=1, cls=PERSON, inst=None):
         d = facing
         stride = rng.uniform(0.05, 0.35)
         for sx in (-1, 1):
-            S.segment(bb.pt(0, hip), bb.pt(sx * stride, 0.02), 0.14 * s,
+            S.segment(bb.pt(0, hip), bb.pt(sx * stride, 0.02), 0.16 * s,
                       pants)
             S.segment(bb.pt(sx * stride, 0.02),
                       bb.pt(sx * stride + d * 0.14, 0.02), 0.07 * s, pants)
-        S.poly(bb.pts([(-0.13, hip - 0.04), (0.13, hip - 0.04),
-                       (0.11, 0.81 * h), (-0.12, 0.81 * h)]), shirt)
+        S.poly(bb.pts([(-0.15, hip - 0.04), (0.15, hip - 0.04),
+                       (0.13, 0.81 * h), (-0.14, 0.81 * h)]), shirt)
         sw = rng.uniform(-0.25, 0.25)
         S.segment(bb.pt(0, 0.78 * h), bb.pt(sw, 0.47 * h), 0.09 * s, shirt)
         S.segment(bb.pt(0, 0.80 * h), bb.pt(0.02 * d, 0.86 * h), 0.09 * s,
@@ -792,11 +838,13 @@ def _bicycle_side(S, cam, bb, d, frame_m, tyre_m, scale=1.0):
     s = bb.s * scale
     r = 0.34
     rear, front = (-0.52 * d, r), (0.52 * d, r)
-    t = max(1, int(round(0.07 * s)))
-    for hub in (rear, front):
+    t = max(1, int(round(0.11 * s)))
+    spokes = S.material('spokes', S.cls[frame_m], S.inst[frame_m])
+    for hub in (rear, front):  # wheels annotated as filled discs
+        S.circle(bb.pt(*hub), r * s, spokes)
         S.circle(bb.pt(*hub), r * s, tyre_m, thickness=t)
     seat, bracket, handle = (-0.18 * d, 0.86), (0.0, 0.33), (0.40 * d, 0.98)
-    w = 0.06 * s
+    w = 0.10 * s
     for a, b in ((rear, bracket), (rear, seat), (bracket, seat),
                  (bracket, (0.36 * d, 0.80)), (seat, (0.36 * d, 0.80)),
                  (front, handle)):
@@ -828,7 +876,7 @@ def _rider(S, cam, rng, x, z, view, facing, vehicle):
     shirt = S.material('shirt', RIDER, rid)
     pants = S.material('pants', RIDER, rid)
     skin = S.material('skin', RIDER, rid)
-    head_m = S.material('helmet' if vehicle == 'moto' or rng.random() < 0.4
+    head_m = S.material('helmet' if vehicle == 'moto' or rng.random() < 0.75
                         else 'hair', RIDER, rid)
     vid = S.new_instance()
     if vehicle == 'bike':
@@ -858,6 +906,7 @@ def _rider(S, cam, rng, x, z, view, facing, vehicle):
                        (shoulder[0] + 0.12 * d, shoulder[1]),
                        (shoulder[0] - 0.13 * d, shoulder[1])]), shirt)
         S.segment(bb.pt(*shoulder), bb.pt(*hand), 0.09 * s, shirt)
+        S.circle(bb.pt(*hand), 0.05 * s, skin)
         hr = 0.14 if vehicle == 'moto' else 0.12
         S.circle(bb.pt(shoulder[0] + 0.06 * d, shoulder[1] + 0.17), hr * s,
                  head_m)
@@ -978,7 +1027,6 @@ def _truck(S, cam, rng, x, z, yaw):
         if m == cab:
             faces = {'front': glass}
         _box(S, cam, pcx, pcz, w, pl, y0, y1, yaw, m, faces=faces)
-    # windscreen band on the cab sides
     return L
 
 
@@ -996,7 +1044,6 @@ def _bus(S, cam, rng, x, z, yaw, kind='bus', cls=BUS, length=(10.5, 12.5)):
     _box(S, cam, x, z, w + 0.04, l + 0.04, band[0], band[1], yaw, glass,
          shade=False)
     if cls == TRAIN:  # pantograph
-        c, s = math.cos(yaw), math.sin(yaw)
         _box(S, cam, x, z, 1.4, 0.12, h, h + 0.6, yaw, body, shade=False)
         _box(S, cam, x, z, 0.12, 1.8, h + 0.6, h + 0.7, yaw, body,
              shade=False)
@@ -1108,11 +1155,15 @@ def _build_scene(S: _Canvas, rng, domain: str):
     xr0, xr1 = -R - off, R - off
     lanes = [xr0 + lw * (i + 0.5) for i in range(nl)]
     sw = (_u(rng, g['sidewalk']), _u(rng, g['sidewalk']))
-    xs0, xs1 = xr0 - sw[0], xr1 + sw[1]
+    # Grass verges between kerb and sidewalk.
+    verge = tuple(_u(rng, (1.5, 3.5)) if rng.random() < g['p_verge'] else 0.0
+                  for _ in range(2))
+    xs0, xs1 = xr0 - verge[0] - sw[0], xr1 + verge[1] + sw[1]
     ZF = 600.0
     inter = None
     if rng.random() < g['p_intersection']:
-        zi = _u(rng, (max(zmin + 6, 12.0), 45.0))
+        zlo = max(zmin + 6, 12.0)
+        zi = _u(rng, (zlo, max(45.0, zlo + 10.0)))
         inter = (zi, zi + _u(rng, (9.0, 15.0)), _u(rng, (2.0, 4.0)))
 
     # Sky, clouds, skyline, ground.
@@ -1130,14 +1181,15 @@ def _build_scene(S: _Canvas, rng, domain: str):
            ground)
 
     # Ground plane: sidewalks, (cross street), road, lane markings.
-    side_ground = []
-    for side, edge in ((-1, xs0), (1, xs1)):
-        side_ground.append((side, edge))
     swm = S.material('sidewalk', SIDEWALK)
     kerb = S.material('kerb', SIDEWALK)
     _fill3d(S, cam, _ground_quad(xs0, xr0, 0.0, ZF), swm)
     _fill3d(S, cam, _ground_quad(xr1, xs1, 0.0, ZF), swm)
-    for xe, d in ((xr0, -1), (xr1, 1)):
+    for xe, d, vw in ((xr0, -1, verge[0]), (xr1, 1, verge[1])):
+        if vw > 0:
+            _fill3d(S, cam, _ground_quad(min(xe, xe + d * vw),
+                                         max(xe, xe + d * vw), 0.0, ZF),
+                    S.material('terrain', TERRAIN))
         _fill3d(S, cam, _ground_quad(xe + d * 0.25, xe, 0.0, ZF), kerb)
     road = S.material('road', ROAD)
     lane_m = S.material('lane', LANE)
@@ -1244,10 +1296,11 @@ def _build_scene(S: _Canvas, rng, domain: str):
         if depth > 0.8:
             objs.append((depth, fn))
 
-    zmax = 75.0
+    zmax = g['zmax']
 
     def zsample(lo=None, hi=zmax):
         lo = zmin if lo is None else lo
+        hi = max(hi, lo * 1.5)  # high cameras (SYNTHIA) see the ground far
         return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
 
     # Poles along the kerbs.
@@ -1305,10 +1358,8 @@ def _build_scene(S: _Canvas, rng, domain: str):
         vehicles.append('bus')
     if rng.random() < g['p_truck'] * 0.5:
         vehicles.append('truck')
-    train_cross = False
     if rng.random() < g['p_train']:
-        if inter and rng.random() < 0.5:
-            train_cross = True
+        if inter and rng.random() < 0.5:  # a tram crossing the street
             zt = (inter[0] + inter[1]) / 2
             tl = _u(rng, (22, 32))
             add(-off, zt - 1.3, lambda zt=zt, tl=tl: _bus(
@@ -1351,8 +1402,6 @@ def _build_scene(S: _Canvas, rng, domain: str):
             if lane is not None and not _place(occupied[lane], z - length / 2,
                                                z + length / 2):
                 continue
-            if lane is None and inter is None and False:
-                continue
             if vtype == 'car':
                 add(x, z - 2.0, lambda x=x, z=z, yaw=yaw: _car(
                     S, cam, rng, g, x, z, yaw))
@@ -1370,7 +1419,6 @@ def _build_scene(S: _Canvas, rng, domain: str):
                     S, cam, rng, x, z, yaw, 'train', TRAIN, (22.0, 30.0)))
                 cars.append((x, z, 26.0, 2.65))
             break
-    del train_cross
 
     # Pedestrians.
     n_p = int(rng.integers(g['n_persons'][0], g['n_persons'][1] + 1))
@@ -1385,7 +1433,7 @@ def _build_scene(S: _Canvas, rng, domain: str):
             side = -1 if rng.random() < 0.5 else 1
             x = rng.uniform(xs0 + 0.3, xr0 - 0.3) if side < 0 else \
                 rng.uniform(xr1 + 0.3, xs1 - 0.3)
-        z = zsample(max(zmin, 2.5), 45.0)
+        z = zsample(max(zmin, 2.5), g['zmax_small'])
         if inter and xr0 < x < xr1 and not g['random_layout']:
             z = inter[0] - rng.uniform(0.5, 3.0)
             if z < zmin:
@@ -1412,16 +1460,16 @@ def _build_scene(S: _Canvas, rng, domain: str):
             x = lanes[lane] + (rng.uniform(-0.3, 0.3) if vehicle == 'moto'
                                else (-1 if lane == 0 else 1) *
                                (lw / 2 - 0.7))
-            z = zsample(max(zmin, 4.0), 50.0)
+            z = zsample(max(zmin, 4.0), g['zmax_small'])
             if not _place(occupied[lane], z - 1.2, z + 1.2, 0.5):
                 continue
-            view = 'side' if g['random_layout'] and rng.random() < 0.5 \
-                else 'rear'
+            view = 'side' if rng.random() < g['p_side_rider'] else 'rear'
         facing = 1 if rng.random() < 0.5 else -1
         add(x, z, lambda x=x, z=z, view=view, facing=facing, v=vehicle:
             _rider(S, cam, rng, x, z, view, facing, v))
         cars.append((x, z, 1.8, 0.6))
-    for _ in range(int(rng.integers(0, 3))):
+    n2 = g['n_parked2']
+    for _ in range(int(rng.integers(n2[0], n2[1] + 1))):
         side = -1 if rng.random() < 0.5 else 1
         x = (xs0 + 0.8) if side < 0 else (xs1 - 0.8)
         x = x if rng.random() < 0.5 else ((xr0 - 0.7) if side < 0
@@ -1497,7 +1545,6 @@ def _render(S: _Canvas, cam: _Camera, rng, info) -> np.ndarray:
     if fx is None:
         return np.clip(np.rint(img), 0, 255).astype(np.uint8)
 
-    cls = np.asarray(S.cls, np.int32)[mat]
     light = np.ones((H, W), np.float32)
     # Cast shadows on the ground: facades on the sun side, vehicles.
     if rng.random() < fx['shadow_p']:
@@ -1518,8 +1565,8 @@ def _render(S: _Canvas, cam: _Camera, rng, info) -> np.ndarray:
                                          z - l / 2, z + l / 2 + 0.3),
                     dark * 0.9, target=shade)
         shade = cv2.GaussianBlur(shade, (0, 0), 1.2)
-        ground = np.isin(cls, (ROAD, SIDEWALK, TERRAIN, LANE))
-        light = np.where(ground, shade, light)
+        is_ground = np.isin(np.asarray(S.cls), (ROAD, SIDEWALK, TERRAIN, LANE))
+        light = np.where(is_ground[mat], shade, light)
     # Illumination gradient and vignetting.
     a = _u(rng, fx['gradient'])
     phi = rng.uniform(0, 2 * math.pi)
@@ -1527,18 +1574,21 @@ def _render(S: _Canvas, cam: _Camera, rng, info) -> np.ndarray:
     yn = (np.arange(H, dtype=np.float32) / H - 0.5)[:, None]
     light *= 1.0 + a * (math.cos(phi) * xn + math.sin(phi) * yn)
     light *= 1.0 - _u(rng, fx['vignette']) * (xn * xn + yn * yn) * 2
-    img *= light[..., None]
-    # Exposure, colour cast and gamma.
+    # Exposure and colour cast, then gamma (a LUT on 8 bits).
     gain = _u(rng, fx['exposure']) * (1 + rng.normal(0, fx['cast'], 3))
-    img *= gain.astype(np.float32)
+    img *= light[..., None] * gain.astype(np.float32)
+    img = np.clip(np.rint(img), 0, 255).astype(np.uint8)
     gamma = _u(rng, fx['gamma'])
-    img = 255.0 * np.power(np.clip(img, 0, 255) / 255.0, gamma)
+    lut = np.rint(255.0 * (np.arange(256) / 255.0)**gamma).astype(np.uint8)
+    img = cv2.LUT(img, lut)
     # Optics and sensor.
-    sigma = _u(rng, fx['blur'])
-    img = cv2.GaussianBlur(img.astype(np.float32), (0, 0), sigma)
-    img += np.float32(_u(rng, fx['noise'])) * rng.standard_normal(
-        img.shape, dtype=np.float32)
-    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
+    img = cv2.GaussianBlur(img, (0, 0), _u(rng, fx['blur']))
+    out = rng.standard_normal(img.shape, dtype=np.float32)
+    out *= np.float32(_u(rng, fx['noise']))
+    out += img
+    out += 0.5
+    np.clip(out, 0, 255, out=out)
+    return out.astype(np.uint8)
 
 
 def _rng(seed: int, domain: str, index: int):
