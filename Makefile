@@ -1,22 +1,27 @@
 # Quick start:
 #   make demo       set up .venv, generate the synthetic benchmark, train and
-#                   evaluate source-only and the oracle (about 8 minutes
-#                   after setup on 2 CPU cores), print the target mIoU table
+#                   evaluate source-only, MRNet (stages I and II), ABN and SAC
+#                   on it (2 runs at a time; about 10 minutes after setup on
+#                   2 CPU cores), print the target mIoU table
 #   make test       set up .venv and run the test suite
 # More:
-#   make demo-full  every method (oracle, AdaptSegNet, MRNet I/II, ABN, SAC,
-#                   MR+SAC) on the GTA-format -> Cityscapes-format benchmark
-#   make bench-speed  step-time ratios (tools/benchmark.py)
+#   make bench-accuracy  every method (oracle, source-only, AdaptSegNet,
+#                   MRNet I/II, ABN, SAC, MR+SAC) x 3 seeds on the GTA-format
+#                   and SYNTHIA-format -> Cityscapes-format benchmarks:
+#                   tables and mIoU curves in docs/results/
+#   make bench-speed  step time, data time, memory and overhead ratios
+#                   (tools/benchmark.py)
 PY := .venv/bin/python
 DATA := data/synthetic
 SYN := configs/synthetic
-DEMO_CONFIGS ?= $(SYN)/source_only.py $(SYN)/oracle.py
-FULL_CONFIGS ?= $(SYN)/oracle.py $(SYN)/source_only.py $(SYN)/adaptsegnet.py \
-	$(SYN)/mrnet.py $(SYN)/mrnet_stage2.py $(SYN)/abn.py $(SYN)/sac.py \
-	$(SYN)/mrnet_sac.py
-SEEDS ?= 0
+SYNTHIA := configs/synthetic_synthia
+METHODS := oracle source_only adaptsegnet mrnet mrnet_stage2 abn sac mrnet_sac
+DEMO_CONFIGS ?= $(SYN)/source_only.py $(SYN)/mrnet.py $(SYN)/mrnet_stage2.py \
+	$(SYN)/abn.py $(SYN)/sac.py
+SEEDS ?= 0 1 2
+JOBS ?= 2
 
-.PHONY: setup data demo demo-full bench-speed test clean-demo
+.PHONY: setup data demo bench-accuracy bench-speed test clean-demo
 
 setup:
 	@bash tools/setup_env.sh
@@ -28,11 +33,20 @@ $(DATA)/.complete: | setup
 data: setup $(DATA)/.complete
 
 demo: setup data
-	$(PY) tools/run_benchmark.py $(DEMO_CONFIGS) --work-root work_dirs/demo
+	$(PY) tools/run_benchmark.py $(DEMO_CONFIGS) --jobs $(JOBS) \
+		--work-root work_dirs/demo --title 'Demo: GTA-format -> Cityscapes-format, seed 0'
 
-demo-full: setup data
-	$(PY) tools/run_benchmark.py $(FULL_CONFIGS) --seeds $(SEEDS) \
-		--work-root work_dirs/synthetic --out docs/results/synthetic_gta2cs.md
+bench-accuracy: setup data
+	$(PY) tools/run_benchmark.py $(METHODS:%=$(SYN)/%.py) --seeds $(SEEDS) \
+		--jobs $(JOBS) --work-root work_dirs/synthetic \
+		--title 'Synthetic GTA-format -> Cityscapes-format' \
+		--out docs/results/synthetic_gta2cs.md \
+		--plot docs/results/synthetic_gta2cs_miou.png
+	$(PY) tools/run_benchmark.py $(METHODS:%=$(SYNTHIA)/%.py) --seeds $(SEEDS) \
+		--jobs $(JOBS) --work-root work_dirs/synthetic_synthia \
+		--title 'Synthetic SYNTHIA-format -> Cityscapes-format (16 classes)' \
+		--out docs/results/synthetic_synthia2cs.md \
+		--plot docs/results/synthetic_synthia2cs_miou.png
 
 bench-speed: setup
 	$(PY) tools/benchmark.py --out docs/results/speed_cpu.md

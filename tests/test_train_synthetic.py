@@ -120,11 +120,13 @@ def test_run_benchmark_multistage(bench):
         osp.join(ROOT, 'configs', 'synthetic', 'mrnet_stage2.py'),
         osp.join(ROOT, 'configs', 'synthetic', 'sac.py'), '--work-root',
         str(work_root), '--out',
-        str(work_root / 'table.md'), '--cfg-options'
+        str(work_root / 'table.md'), '--plot',
+        str(work_root / 'curves.png'), '--jobs', '2', '--cfg-options'
     ] + FAST, cwd=str(bench))
     pseudo = work_root / 'mrnet' / 'seed0' / 'pseudo'
     assert len(list(pseudo.rglob('*.png'))) == 4  # one per target image
     assert (work_root / 'abn' / 'seed0' / 'target_metrics.json').exists()
     table = (work_root / 'table.md').read_text()
-    assert '| mrnet_stage2 |' in table and '| sac |' in table
+    assert '| mrnet_stage2 | 2 + 2 |' in table and '| sac | 2 + 2 |' in table
+    assert (work_root / 'curves.png').read_bytes()[:4] == b'\x89PNG'
     assert 'mIoU' in out

@@ -8,4 +8,7 @@ _base_ = [
 ]
 model = dict(
     segmentor={{_base_.segmentor}},
-    data_preprocessor={{_base_.data_preprocessor}})
+    data_preprocessor={{_base_.data_preprocessor}},
+    # half-width discriminators (ndf 32) for the small model's 19-class maps
+    adversary=dict(discriminators=dict(
+        primary=dict(ndf=32), aux=dict(ndf=32))))

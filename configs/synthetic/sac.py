@@ -11,7 +11,6 @@ model = dict(
     data_preprocessor={{_base_.data_preprocessor}},
     teacher=dict(interval=20),
     self_training=dict(loss=dict(loss_weight=1.0), rampup_iters=50))
-train_dataloader = dict(batch_size=2)
 load_from = 'work_dirs/synthetic/abn/seed0/iter_500.pth'
 # For tools/run_benchmark.py: the ABN stage runs first with the same seed and
 # its checkpoint becomes load_from.

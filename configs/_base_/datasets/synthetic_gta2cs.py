@@ -40,7 +40,7 @@ target_val_dataset = dict(
     pipeline=test_pipeline)
 
 train_dataloader = dict(
-    batch_size=4,
+    batch_size=2,
     num_workers=2,
     persistent_workers=True,
     sampler=dict(type='UDAInfiniteSampler'),
