@@ -4,6 +4,7 @@ Usage::
 
     python tools/gen_pseudo_labels.py CONFIG CHECKPOINT --out DIR
         [--tta] [--scales 1.0 0.75] [--fusion prob|logit]
+        [--class-portion P [--max-threshold T]]
         [--dataset-key target] [--device cpu|cuda]
         [--launcher none|pytorch] [--cfg-options k=v ...]
 
@@ -34,6 +35,21 @@ suffix replaced by .png>``, 8-bit single-channel PNGs of train ids, e.g.
 ``DIR/meta.json`` (config, checkpoint, fusion, TTA, classes, count). Runs
 resume: existing PNGs are skipped (they are written atomically). Stage-II
 configs read ``DIR`` with ``PseudoLabelDataset(pseudo_label_dir=DIR)``.
+
+``--class-portion P`` (0 < P <= 1) adds the class-balanced selection of CBST
+(Zou et al., ECCV 2018; MRNet stage II "adopts the class balance policy of
+CBST"): per class, only the P most confident fraction of the pixels
+predicted as that class over the whole target set is kept, the rest is set
+to 255. Pass 1 writes the unfiltered argmax to ``DIR/raw/<rel>.png`` and the
+confidence of the argmax class (fused probability in [0, 1], stored as
+``round(255 conf)``) to ``DIR/conf/<rel>.png`` (resume: images with both
+files are skipped); pass 2 (rank 0) computes the per-class thresholds t_c
+(the (1-P) quantile of the class's confidences, exact on the 1/255 scale;
+every pixel with conf >= t_c is kept, so ties keep slightly more than P),
+optionally capped, t_c = min(t_c, T) with ``--max-threshold T`` (0 < T <= 1,
+default 1: no cap), and always rewrites ``DIR/<rel>.png`` from raw + conf.
+``meta.json`` then records the portion, the cap, the per-class thresholds
+and kept fractions; a per-class table is logged.
 """
 import argparse
 import os
@@ -81,6 +97,19 @@ def parse_args():
         help="'prob': softmax(z_p) + 0.5 softmax(z_a) (paper, default); "
         "'logit': softmax(z_p + 0.5 z_a) (authors' release)")
     parser.add_argument(
+        '--class-portion',
+        type=float,
+        default=None,
+        help='CBST class-balanced selection: keep the most confident '
+        'portion P in (0, 1] of the pixels of every class (default: keep '
+        'all)')
+    parser.add_argument(
+        '--max-threshold',
+        type=float,
+        default=None,
+        help='cap T in (0, 1] of the per-class confidence thresholds '
+        '(default 1: no cap); needs --class-portion')
+    parser.add_argument(
         '--dataset-key',
         default='target',
         help='key of the target set in a UDADataset train config')
@@ -102,6 +131,15 @@ def parse_args():
     args = parser.parse_args()
     if args.scales is not None and not args.tta:
         parser.error('--scales only applies with --tta')
+    if args.class_portion is not None and not 0 < args.class_portion <= 1:
+        parser.error(f'--class-portion must be in (0, 1], got '
+                     f'{args.class_portion}')
+    if args.max_threshold is not None:
+        if args.class_portion is None:
+            parser.error('--max-threshold only applies with --class-portion')
+        if not 0 < args.max_threshold <= 1:
+            parser.error(f'--max-threshold must be in (0, 1], got '
+                         f'{args.max_threshold}')
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
@@ -129,6 +167,9 @@ def main():
         f'{len(dataset)} images of {type(dataset).__name__} -> {args.out} '
         f'(fusion={args.fusion}, tta={args.tta}'
         f'{f", scales={scales}" if args.tta else ""}, '
+        + (f'class portion {args.class_portion}, max threshold '
+           f'{args.max_threshold or 1.0}, '
+           if args.class_portion is not None else '') +
         f'{world_size} process(es), device {device})',
         logger='current')
     generate_pseudo_labels(
@@ -140,6 +181,8 @@ def main():
         scales=scales,
         rank=rank,
         world_size=world_size,
+        class_portion=args.class_portion,
+        max_threshold=args.max_threshold or 1.0,
         meta=dict(
             config=osp.abspath(args.config),
             checkpoint=osp.abspath(args.checkpoint),
