@@ -23,8 +23,9 @@ from mmseg_uda.engine.samplers import uda_sampler
 from mmseg_uda.models.uda import adaptive_pseudo_labeler as apl_module
 from mmseg_uda.models.uda.multi_crop_views import warp_views
 from mmseg_uda.models.uda.photometric_noise import (gaussian_blur, hsv_to_rgb,
-                                                    rgb_to_hsv)
-from mmseg_uda.models.uda.view_fusion import fuse_views, invert_affine
+                                                    rgb_to_grey, rgb_to_hsv)
+from mmseg_uda.models.uda.view_fusion import (fuse_coarse_views, fuse_views,
+                                              invert_affine)
 
 # ----------------------------------------------------------------------------
 # helpers: hand-made affines of pixel-aligned square crops
@@ -245,9 +246,102 @@ def test_fusion_coarse_maps_and_canvas_size():
     torch.testing.assert_close(out.sum(1), torch.ones(8, 4, 6))
 
 
+def _linear_view_maps(affines, coef, size, full_size, corner):
+    """Per-view maps of the linear canvas function ``f(x, y) = a x + b y + c``
+    (one per class, ``coef`` (C, 3)) sampled on a ``size`` grid of every
+    view: at the pixel centres of the ``full_size`` view (``corner=False``,
+    ``size == full_size``) or corner-aligned with them (``corner=True``)."""
+    (h, w), (H, W) = size, full_size
+    if corner:  # first / last sample on the centre of the first / last pixel
+        ys = torch.linspace(-1, 1, h, dtype=torch.float64) * (H - 1) / H
+        xs = torch.linspace(-1, 1, w, dtype=torch.float64) * (W - 1) / W
+    else:
+        ys = (2 * torch.arange(h, dtype=torch.float64) + 1) / h - 1
+        xs = (2 * torch.arange(w, dtype=torch.float64) + 1) / w - 1
+    yy, xx = torch.meshgrid(ys, xs, indexing='ij')
+    pts = torch.stack([xx, yy, torch.ones_like(xx)], -1)
+    canvas = torch.einsum('bvij,hwj->bvhwi', affines.double(), pts)
+    maps = canvas @ coef[:, :2].T + coef[:, 2]  # (B, V, h, w, C)
+    B, V = affines.shape[:2]
+    return maps.permute(0, 1, 4, 2, 3).reshape(B * V, -1, h, w).float()
+
+
+def test_coarse_fusion_geometry():
+    """Fusion of corner-aligned maps coarser than the views (the reduced
+    resolution of SAC's fusion): maps that agree across random crops and
+    flips come back unchanged, sampled at every view pixel; identity views
+    return the input."""
+    H, W, B, V = 24, 40, 2, 4
+    affines = MODELS.build(dict(type='MultiCropViews')).sample_affines(
+        B, torch.Generator().manual_seed(0))[0]
+    assert (affines[:, 1:, 1, 1] < 1).all() and (affines[..., 0, 0] < 0).any()
+    coef = torch.randn(3, 3, dtype=torch.float64)
+    coarse = _linear_view_maps(affines, coef, (7, 11), (H, W), corner=True)
+    expected = _linear_view_maps(affines, coef, (H, W), (H, W), corner=False)
+    out = fuse_coarse_views(coarse, affines, (H, W))
+    assert out.shape == (B * V, 3, H, W) and out.dtype == torch.float32
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+    # the coordinate conversion matters: without it the maps shift
+    naive = F.interpolate(fuse_views(coarse, affines), (H, W),
+                          mode='bilinear', align_corners=True)
+    assert (naive - expected).abs().max() > 1e-2
+
+    probs = torch.softmax(torch.randn(B, 1, 3, 7, 11), dim=2)
+    probs = probs.expand(B, V, 3, 7, 11).reshape(B * V, 3, 7, 11)
+    ident = _identity().expand(B, V, 2, 3)
+    for align in (True, False):
+        torch.testing.assert_close(
+            fuse_coarse_views(probs, ident, (7, 11), align_corners=align),
+            probs, atol=1e-6, rtol=0)
+
+
 # ----------------------------------------------------------------------------
 # PhotometricNoise
 # ----------------------------------------------------------------------------
+
+
+def _dense_noise(noise, x, g):
+    """The noise of every view computed for all views and selected with
+    ``torch.where`` (the straightforward formulation), pixels in [0, 255]."""
+    n = x.shape[0]
+    u = torch.rand((n, 8), generator=g)
+    x = (x / 255).clamp(0, 1)
+
+    def col(i):
+        return u[:, i].view(n, 1, 1, 1)
+
+    bright = noise._factor(col(1), noise.brightness)
+    contr = noise._factor(col(2), noise.contrast)
+    satur = noise._factor(col(3), noise.saturation)
+    y = (x * bright).clamp(0, 1)
+    y = (contr * y + (1 - contr) * rgb_to_grey(y).mean(
+        dim=(1, 2, 3), keepdim=True)).clamp(0, 1)
+    y = (satur * y + (1 - satur) * rgb_to_grey(y)).clamp(0, 1)
+    hsv = rgb_to_hsv(y)
+    hue = (hsv[:, 0] + noise.hue * (2 * u[:, 4:5, None] - 1)) % 1.0
+    y = hsv_to_rgb(torch.stack([hue, hsv[:, 1], hsv[:, 2]], 1)).clamp(0, 1)
+    x = torch.where(col(0) < noise.jitter_prob, y, x)
+    x = torch.where(col(5) < noise.grey_prob, rgb_to_grey(x).expand_as(x), x)
+    lo, hi = noise.blur_sigma_range
+    blurred = gaussian_blur(x, lo + (hi - lo) * u[:, 7], noise.kernel_size)
+    x = torch.where(col(6) < noise.blur_prob, blurred, x)
+    return x.clamp(0, 1) * 255
+
+
+@pytest.mark.parametrize('probs', [(0.5, 0.2, 1.0), (1.0, 0.0, 0.5),
+                                   (0.0, 1.0, 0.0)])
+def test_photometric_noise_per_view_selection(probs):
+    """Only the selected views get each step, with their own random
+    numbers: the same result as computing every step for all views."""
+    jitter, grey, blur = probs
+    noise = MODELS.build(
+        dict(type='PhotometricNoise', jitter_prob=jitter, grey_prob=grey,
+             blur_prob=blur))
+    x = torch.rand(16, 3, 9, 13) * 255
+    for seed in range(3):
+        out = noise(x, torch.Generator().manual_seed(seed))
+        ref = _dense_noise(noise, x, torch.Generator().manual_seed(seed))
+        torch.testing.assert_close(out, ref, atol=1e-4, rtol=0)
 
 
 def test_photometric_noise_shapes_ranges_determinism():
@@ -406,6 +500,27 @@ def test_thresholds_and_labels_against_float64(min_threshold):
     np.testing.assert_array_equal(labels.numpy(), ref_labels)
     assert labels.dtype == torch.long
     assert (labels == 255).any() and (labels != 255).any()
+
+
+def test_pseudo_labels_of_channels_last_maps():
+    """Channels-last maps (the fused maps of SAC) give exactly the labels,
+    confidences, thresholds and prior of the same values stored plainly,
+    ties going to the first class as with ``max``."""
+    torch.manual_seed(0)
+    probs = torch.softmax(3 * torch.randn(3, 5, 6, 7), dim=1)
+    probs[0, :, 0, 0] = torch.tensor([0.3, 0.3, 0.2, 0.1, 0.1])  # a tie
+    last = probs.contiguous(memory_format=torch.channels_last)
+    assert not last.is_contiguous()
+    cfg = dict(type='AdaptivePseudoLabeler', num_classes=5)
+    plain, chl = MODELS.build(cfg), MODELS.build(cfg)
+    plain.update_prior(probs)
+    chl.update_prior(last)
+    torch.testing.assert_close(chl.class_prior, plain.class_prior)
+    chl.class_prior.copy_(plain.class_prior)
+    for a, b in zip(plain(probs), chl(last)):
+        assert torch.equal(a, b)
+    assert plain(probs)[0][0, 0, 0] in (0, 255)
+    assert torch.equal(apl_module.class_max(last)[1], probs.argmax(1))
 
 
 # ----------------------------------------------------------------------------

@@ -12,7 +12,9 @@ from conftest import (build_optim, build_uda, make_batch, sac_cfg, set_iter,
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmseg_uda.engine.hooks import EMATeacherHook
-from mmseg_uda.models.uda.student_outputs import forward_heads
+from mmseg_uda.models.uda.student_outputs import (forward_heads,
+                                                  fused_probabilities)
+from mmseg_uda.models.uda.view_fusion import fuse_coarse_views, fuse_views
 
 pytestmark = pytest.mark.usefixtures('uda_env')
 
@@ -205,6 +207,53 @@ def test_sac_views_and_pseudo_labels_are_deterministic():
     set_iter(8)
     logs_c = c.train_step(batch, build_optim(c))
     assert float(logs_c['tgt.loss_sac']) != float(logs_a['tgt.loss_sac'])
+
+
+def test_sac_fusion_resolution():
+    """The teacher maps are fused at twice the logits' resolution by default
+    (corner-aligned with the views, then upsampled to them), at the view
+    size with ``fusion_upsample=None`` (the release)."""
+    model = _sac_model()
+    st, teacher = model.self_training, model.teacher.module
+    assert st.fusion_upsample == 2.0
+    tgt = model.data_preprocessor(make_batch(), True)['target_inputs']
+    views, affines = st.views(tgt, st.generator(3))
+    with torch.no_grad():
+        out = forward_heads(teacher, views)
+    size = tuple(views.shape[-2:])
+    logit_size = tuple(out.primary.shape[-2:])
+    assert st.fusion_size(logit_size, size) == tuple(
+        2 * n for n in logit_size)
+    assert st.fusion_size((100, 200), size) == size  # at most the views
+    fused = st.fuse_teacher(teacher, out, affines, size)
+    assert fused.shape == (views.shape[0], 4) + size
+    ref = fuse_coarse_views(
+        fused_probabilities(teacher, out, st.fusion_size(logit_size, size)),
+        affines, size, align_corners=teacher.decode_head.align_corners)
+    assert torch.equal(fused, ref)
+    torch.testing.assert_close(fused.sum(1), torch.ones(fused[:, 0].shape))
+
+    st.fusion_upsample = None
+    full = st.fuse_teacher(teacher, out, affines, size)
+    assert torch.equal(
+        full, fuse_views(fused_probabilities(teacher, out, size), affines))
+    # the two resolutions agree on most pixels' classes
+    assert (full.argmax(1) == fused.argmax(1)).float().mean() > 0.8
+
+
+def test_sac_student_noise_in_pixel_space():
+    """The student views are noised in pixel space (de-normalised, clamped
+    to [0, 255], normalised again) with the iteration's generator."""
+    model = _sac_model()
+    st, dp = model.self_training, model.data_preprocessor
+    tgt = model.data_preprocessor(make_batch(), True)['target_inputs']
+    views, _ = st.views(tgt, st.generator(3))
+    out = st._noise_on_normalised(views, dp, torch.Generator().manual_seed(5))
+    mean, std = dp.mean.view(1, 3, 1, 1), dp.std.view(1, 3, 1, 1)
+    pixels = (views * std + mean).clamp(0, 255)
+    ref = (st.noise(pixels, torch.Generator().manual_seed(5)) - mean) / std
+    torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-5)
+    assert not torch.allclose(out, views)
 
 
 def test_mr_and_sac_together():

@@ -10,6 +10,30 @@ from torch import Tensor
 from mmseg.registry import MODELS
 
 
+def _channels_last(x: Tensor) -> bool:
+    """Whether a 4-D tensor is stored channels-last (and not also plainly
+    contiguous, as with one class or one pixel)."""
+    return (x.dim() == 4 and not x.is_contiguous()
+            and x.is_contiguous(memory_format=torch.channels_last))
+
+
+def class_max(probs: Tensor) -> Tuple[Tensor, Tensor]:
+    """``probs.max(dim=1)`` of (N, C, H, W) maps: the largest value and its
+    (first) class per pixel, computed over the contiguous dimension of a
+    channels-last tensor."""
+    if _channels_last(probs):
+        return probs.permute(0, 2, 3, 1).max(dim=-1)
+    return probs.max(dim=1)
+
+
+def spatial_max(probs: Tensor) -> Tensor:
+    """The maximum over all pixels of every map and class, (N, C), for
+    (N, C, ...) maps in either memory format."""
+    if _channels_last(probs):
+        return probs.permute(0, 2, 3, 1).amax(dim=1).amax(dim=1)
+    return probs.flatten(2).amax(dim=2)
+
+
 @MODELS.register_module()
 class AdaptivePseudoLabeler(nn.Module):
     """Moving class prior and per-class, per-view confidence thresholds.
@@ -148,7 +172,7 @@ class AdaptivePseudoLabeler(nn.Module):
         Returns:
             Tensor: Thresholds :math:`\\theta` (N, C), float32.
         """
-        peak = probs.detach().float().flatten(2).amax(dim=2)  # Eq. 4
+        peak = spatial_max(probs.detach().float())  # Eq. 4
         prior = self.class_prior.float().to(peak.device)
         theta = self.zeta * (1 - torch.exp(-prior / self.beta)) * peak
         if self.min_threshold is not None:
@@ -180,7 +204,7 @@ class AdaptivePseudoLabeler(nn.Module):
                              f'probabilities, got {tuple(fused_probs.shape)}')
         probs = fused_probs.detach().float()
         theta = self.thresholds(probs)
-        confidence, labels = probs.max(dim=1)
+        confidence, labels = class_max(probs)
         pixel_theta = theta.gather(1, labels.flatten(1)).view_as(confidence)
         labels = labels.masked_fill(confidence <= pixel_theta,
                                     self.ignore_index)

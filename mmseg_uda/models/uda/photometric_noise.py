@@ -21,8 +21,8 @@ def rgb_to_grey(img: Tensor) -> Tensor:
             _LUMA_RGB[2] * b).unsqueeze(1)
 
 
-def rgb_to_hsv(img: Tensor) -> Tensor:
-    """RGB (N, 3, H, W) in [0, 1] -> HSV (N, 3, H, W), all in [0, 1]."""
+def _hsv_planes(img: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    """RGB (N, 3, H, W) in [0, 1] -> hue, saturation, value (N, H, W)."""
     r, g, b = img.unbind(dim=1)
     maxc = img.amax(dim=1)
     minc = img.amin(dim=1)
@@ -35,7 +35,22 @@ def rgb_to_hsv(img: Tensor) -> Tensor:
     hb = (r - g) / safe_delta + 4
     hue = torch.where(maxc == r, hr, torch.where(maxc == g, hg, hb))
     hue = torch.where(delta > 0, hue / 6, torch.zeros_like(hue)) % 1.0
-    return torch.stack([hue, sat, maxc], dim=1)
+    return hue, sat, maxc
+
+
+def _rgb_from_planes(hue: Tensor, sat: Tensor, val: Tensor) -> Tensor:
+    """Hue, saturation, value (N, H, W) in [0, 1] -> RGB (N, 3, H, W)."""
+    vs = val * sat
+    out = []
+    for n in (5.0, 3.0, 1.0):
+        k = (n + 6 * hue) % 6
+        out.append(val - vs * torch.minimum(k, 4 - k).clamp(0, 1))
+    return torch.stack(out, dim=1)
+
+
+def rgb_to_hsv(img: Tensor) -> Tensor:
+    """RGB (N, 3, H, W) in [0, 1] -> HSV (N, 3, H, W), all in [0, 1]."""
+    return torch.stack(_hsv_planes(img), dim=1)
 
 
 def hsv_to_rgb(img: Tensor) -> Tensor:
@@ -44,12 +59,7 @@ def hsv_to_rgb(img: Tensor) -> Tensor:
     Uses ``c_n = v - v s clamp(min(k, 4 - k), 0, 1)`` with
     ``k = (n + 6 h) mod 6`` and ``n = 5, 3, 1`` for R, G, B.
     """
-    hue, sat, val = img.unbind(dim=1)
-    out = []
-    for n in (5.0, 3.0, 1.0):
-        k = (n + 6 * hue) % 6
-        out.append(val - val * sat * torch.minimum(k, 4 - k).clamp(0, 1))
-    return torch.stack(out, dim=1)
+    return _rgb_from_planes(*img.unbind(dim=1))
 
 
 def gaussian_blur(img: Tensor, sigma: Tensor, kernel_size: int) -> Tensor:
@@ -111,7 +121,9 @@ class PhotometricNoise(nn.Module):
 
     All random numbers are drawn from the explicit ``generator`` with shapes
     that do not depend on the outcome, so a seeded generator reproduces the
-    noise exactly.
+    noise exactly. Each step only touches the views it applies to (the
+    decisions are read on the host: no device synchronisation for a CPU
+    generator, one for a CUDA generator).
 
     Args:
         blur_sigma_range (tuple[float, float]): Range of the blur standard
@@ -216,48 +228,80 @@ class PhotometricNoise(nn.Module):
                              f'{tuple(imgs.shape)}')
         out_dtype = imgs.dtype if imgs.is_floating_point() else torch.float32
         x = imgs.float()
-        N = x.shape[0]
         if self.mean is not None:
             mean = x.new_tensor(self.mean).view(1, 3, 1, 1)
             std = x.new_tensor(self.std).view(1, 3, 1, 1)
             x = x * std + mean
-        x = (x / self.max_value).clamp(0, 1)
-        if self.channel_order == 'bgr':
-            x = x.flip(1)
-
-        gen_device = generator.device if generator is not None else 'cpu'
-        u = torch.rand((N, 8), generator=generator,
-                       device=gen_device).to(x.device)
-        jitter = (u[:, 0] < self.jitter_prob).view(N, 1, 1, 1)
-        grey = (u[:, 5] < self.grey_prob).view(N, 1, 1, 1)
-        blur = (u[:, 6] < self.blur_prob).view(N, 1, 1, 1)
-        bright = self._factor(u[:, 1], self.brightness).view(N, 1, 1, 1)
-        contr = self._factor(u[:, 2], self.contrast).view(N, 1, 1, 1)
-        satur = self._factor(u[:, 3], self.saturation).view(N, 1, 1, 1)
-        shift = (self.hue * (2 * u[:, 4] - 1)).view(N, 1, 1)
-        slo, shi = self.blur_sigma_range
-        sigma = slo + (shi - slo) * u[:, 7]
-
-        # 1) colour jitter
-        y = (x * bright).clamp(0, 1)
-        y = (contr * y + (1 - contr) *
-             rgb_to_grey(y).mean(dim=(1, 2, 3), keepdim=True)).clamp(0, 1)
-        y = (satur * y + (1 - satur) * rgb_to_grey(y)).clamp(0, 1)
-        if self.hue > 0:
-            hsv = rgb_to_hsv(y)
-            hsv = torch.stack(
-                [(hsv[:, 0] + shift) % 1.0, hsv[:, 1], hsv[:, 2]], dim=1)
-            y = hsv_to_rgb(hsv).clamp(0, 1)
-        x = torch.where(jitter, y, x)
-        # 2) greyscale
-        x = torch.where(grey, rgb_to_grey(x).expand_as(x), x)
-        # 3) blur
-        if self.blur_prob > 0:
-            x = torch.where(blur, gaussian_blur(x, sigma, self.kernel_size), x)
-
-        if self.channel_order == 'bgr':
-            x = x.flip(1)
-        x = x.clamp(0, 1) * self.max_value
+        x = self.apply_unit((x / self.max_value).clamp(0, 1), generator)
+        x = x * self.max_value
         if self.mean is not None:
             x = (x - mean) / std
         return x.to(out_dtype)
+
+    def apply_unit(self,
+                   x: Tensor,
+                   generator: Optional[torch.Generator] = None) -> Tensor:
+        """The noise on float images in [0, 1] (``channel_order``), without
+        the value conversions of :meth:`forward`.
+
+        Args:
+            x (Tensor): Float views (N, 3, H, W) in [0, 1]; not modified.
+            generator (torch.Generator, optional): Source of randomness.
+
+        Returns:
+            Tensor: Noisy views (N, 3, H, W) in [0, 1].
+        """
+        N = x.shape[0]
+        if self.channel_order == 'bgr':
+            x = x.flip(1)
+        gen_device = generator.device if generator is not None else 'cpu'
+        u = torch.rand((N, 8), generator=generator, device=gen_device)
+        u_host = u.cpu()  # the decisions: no-op for a CPU generator
+        u = u.to(x.device)
+        slo, shi = self.blur_sigma_range
+
+        # 1) colour jitter
+        idx = torch.nonzero(u_host[:, 0] < self.jitter_prob).flatten()
+        if len(idx):
+            idx = idx.to(x.device)
+            y = self._jitter(x.index_select(0, idx), u.index_select(0, idx))
+            x = x.index_copy(0, idx, y)
+        # 2) greyscale
+        idx = torch.nonzero(u_host[:, 5] < self.grey_prob).flatten()
+        if len(idx):
+            idx = idx.to(x.device)
+            grey = rgb_to_grey(x.index_select(0, idx)).expand(-1, 3, -1, -1)
+            x = x.index_copy(0, idx, grey.contiguous())
+        # 3) blur
+        blur = u_host[:, 6] < self.blur_prob
+        sigma = slo + (shi - slo) * u[:, 7]
+        if bool(blur.all()):
+            x = gaussian_blur(x, sigma, self.kernel_size)
+        elif bool(blur.any()):
+            idx = torch.nonzero(blur).flatten().to(x.device)
+            y = gaussian_blur(
+                x.index_select(0, idx), sigma.index_select(0, idx),
+                self.kernel_size)
+            x = x.index_copy(0, idx, y)
+
+        if self.channel_order == 'bgr':
+            x = x.flip(1)
+        return x.clamp(0, 1)
+
+    def _jitter(self, y: Tensor, u: Tensor) -> Tensor:
+        """Brightness, contrast, saturation and hue of the views ``y``
+        (n, 3, H, W) in [0, 1] with their random numbers ``u`` (n, 8)."""
+        n = y.shape[0]
+        bright = self._factor(u[:, 1], self.brightness).view(n, 1, 1, 1)
+        contr = self._factor(u[:, 2], self.contrast).view(n, 1, 1, 1)
+        satur = self._factor(u[:, 3], self.saturation).view(n, 1, 1, 1)
+        y = (y * bright).clamp_(0, 1)
+        mean = rgb_to_grey(y).mean(dim=(1, 2, 3), keepdim=True)
+        y = (contr * y + (1 - contr) * mean).clamp_(0, 1)
+        y = (satur * y + (1 - satur) * rgb_to_grey(y)).clamp_(0, 1)
+        if self.hue > 0:
+            shift = (self.hue * (2 * u[:, 4] - 1)).view(n, 1, 1)
+            hue, sat, val = _hsv_planes(y)
+            y = _rgb_from_planes((hue + shift) % 1.0, sat,
+                                 val).clamp_(0, 1)
+        return y
