@@ -30,8 +30,8 @@ model = dict(
     adversary=dict(
         type='OutputSpaceAdversary',
         discriminators=dict(
-            primary=dict(type='FCDiscriminator'),
-            aux=dict(type='FCDiscriminator')),
+            primary=dict(type='FCDiscriminator', ndf=32),
+            aux=dict(type='FCDiscriminator', ndf=32)),
         loss_weights=dict(primary=0.001, aux=0.0002),
         gan_loss=dict(type='GANLoss', gan_type='vanilla'),
         disc_loss_weight=0.5),
