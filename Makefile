@@ -49,7 +49,7 @@ bench-accuracy: setup data
 		--plot docs/results/synthetic_synthia2cs_miou.png
 
 bench-speed: setup
-	$(PY) tools/benchmark.py --out docs/results/speed_cpu.md
+	OMP_NUM_THREADS=1 $(PY) tools/benchmark.py --out docs/results/speed_cpu.md
 
 test: setup
 	$(PY) -m pytest tests -q -p no:cacheprovider

@@ -45,7 +45,9 @@ def test_report_rows_and_ratios():
         adaptsegnet=_memory(300 * mib), mrnet=_memory(310 * mib),
         abn=_memory(200 * mib),
         sac=_memory(260 * mib, 4 * mib, 4 * mib),
-        sac_1view=_memory(220 * mib, 4 * mib, 4 * mib))
+        sac_1view=_memory(220 * mib, 4 * mib, 4 * mib),
+        bare_teacher=_memory(230 * mib, 4 * mib, 4 * mib),
+        bare_no_teacher=_memory(200 * mib, 4 * mib, 4 * mib))
     text = bm.report(step, 1.8, data, memory, ['head'], 'cpu')
     lines = text.splitlines()
     assert lines[0] == 'head'
@@ -63,6 +65,10 @@ def test_report_rows_and_ratios():
         'SAC / ABN step peak memory (peak RSS growth)']
     assert '+10.0%' in row['SAC with 1 view per image / ABN step peak memory']
     assert '= 1.00' in row['teacher / student parameters + buffers']
+    teacher_row = [line for line in lines
+                   if line.startswith('| teacher memory overhead')]
+    assert len(teacher_row) == 1
+    assert '230 MiB / 200 MiB = +15.0% | < +35% (paper) |' in teacher_row[0]
 
     text = bm.report(step, 1.8, None, None, [], 'cpu')
     assert 'not measured (--no-data)' in text
@@ -92,6 +98,43 @@ def test_memory_child_peak_is_its_own():
         # ... but not this 1 GiB parent
         assert rec['peak_rss'] < 1.5 * 2**30
         assert bm.peak_of(rec) == rec['cpu_peak']
+
+
+def test_memory_child_bare_passes_without_teacher():
+    """The teacher-overhead children: SAC's bare network passes with and
+    without the teacher forward both run and report their own peaks."""
+    for mode in ('teacher', 'no-teacher'):
+        proc = subprocess.run(
+            [sys.executable, osp.join(ROOT, 'tools', 'benchmark.py'),
+             '--memory-child', 'sac', '--memory-bare', mode,
+             '--memory-steps', '1'] + CONFIG_ARGS,
+            cwd=ROOT, env=env(), stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        rec = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert rec['name'] == 'sac' and bm.peak_of(rec) > 0
+
+
+def test_bare_sac_step_skips_the_teacher(monkeypatch):
+    """``with_teacher=False`` runs no forward pass of the teacher; the
+    default runs exactly one (on all views at once)."""
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmseg')
+    bench = bm.Bench('sac', osp.join(ROOT, bm.CONFIGS['sac']), 'cpu', 1,
+                     None)
+    calls = []
+    real = bm.forward_heads
+
+    def spy(module, inputs):
+        calls.append(module is bench.model.teacher.module)
+        return real(module, inputs)
+
+    monkeypatch.setattr(bm, 'forward_heads', spy)
+    bm.bare_sac_step(bench, with_teacher=False)
+    assert calls == [False, False]  # source, views: student only
+    calls.clear()
+    bm.bare_sac_step(bench)
+    assert calls == [True, False, False]
 
 
 def test_script_runs(tmp_path):

@@ -103,6 +103,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     # internal: one peak-memory measurement in this (fresh) process
     parser.add_argument('--memory-child', choices=list(CONFIGS),
                         help=argparse.SUPPRESS)
+    # internal: the child runs SAC's bare passes, with or without teacher
+    parser.add_argument('--memory-bare', choices=['teacher', 'no-teacher'],
+                        help=argparse.SUPPRESS)
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     # the --cfg-options as given, for the memory subprocesses
@@ -254,10 +257,10 @@ class Bench:
         return Runner.build_dataloader(loader_cfg, seed=0)
 
 
-def bare_sac_step(bench):
+def bare_sac_step(bench, with_teacher: bool = True):
     """SAC's network passes alone, on tensors of the same shapes: teacher
-    forward on the clean views, student forward/backward on source and the
-    noisy views, one optimizer step."""
+    forward on the clean views (unless ``with_teacher`` is False), student
+    forward/backward on source and the noisy views, one optimizer step."""
     model = bench.model
     data = model.data_preprocessor(bench.batch, True)
     views = model.self_training.views.num_views
@@ -265,8 +268,9 @@ def bare_sac_step(bench):
     seg_wrapper = bench.optim['segmentor']
     bench.sync()
     t0 = time.perf_counter()
-    with torch.no_grad():
-        forward_heads(model.teacher.module, tgt)
+    if with_teacher:
+        with torch.no_grad():
+            forward_heads(model.teacher.module, tgt)
     src_out = forward_heads(model.segmentor, data['inputs'])
     loss = sum(v for k, v in head_losses(model.segmentor, src_out,
                                          data['data_samples']).items()
@@ -337,7 +341,10 @@ def memory_child(args) -> dict:
                   args.cfg_options)
     built = current_rss_bytes()
     for _ in range(max(1, args.memory_steps)):
-        bench.step()
+        if args.memory_bare:
+            bare_sac_step(bench, with_teacher=args.memory_bare == 'teacher')
+        else:
+            bench.step()
     teacher = getattr(bench.model, 'teacher', None)
     return dict(
         name=name,
@@ -353,14 +360,16 @@ def memory_child(args) -> dict:
                        if teacher is not None else None))
 
 
-def measure_memory(name: str, args, extra_options: Sequence[str] = ()
-                   ) -> dict:
+def measure_memory(name: str, args, extra_options: Sequence[str] = (),
+                   bare: Optional[str] = None) -> dict:
     """:func:`memory_child` of ``name`` in a fresh Python process (the peak
     resident size only grows, so every config needs its own process), with
     ``extra_options`` added to the ``--cfg-options``."""
     cmd = [sys.executable, osp.abspath(__file__), '--memory-child', name,
            f'--{name}', getattr(args, name), '--batch-size',
            str(args.batch_size), '--memory-steps', str(args.memory_steps)]
+    if bare:
+        cmd += ['--memory-bare', bare]
     options = list(args.raw_cfg_options) + list(extra_options)
     if options:
         cmd += ['--cfg-options'] + options
@@ -441,13 +450,21 @@ def report(step: Dict[str, float], bare: float,
         lines.append(f'| SAC / ABN step peak memory ({what}) | '
                      f'{_mib(sac)} / {_mib(abn)} = '
                      f'{overhead(sac, abn) * 100:+.1f}% | '
-                     f'< +{PAPER_TEACHER_OVERHEAD * 100:.0f}% (paper) |')
+                     f'(8 student views vs 2 images) |')
         one = peak_of(memory['sac_1view']) if 'sac_1view' in memory \
             else None
         if one is not None:
             lines.append(f'| SAC with 1 view per image / ABN step peak '
                          f'memory | {_mib(one)} / {_mib(abn)} = '
                          f'{overhead(one, abn) * 100:+.1f}% | |')
+        if 'bare_teacher' in memory:
+            with_t = peak_of(memory['bare_teacher'])
+            without = peak_of(memory['bare_no_teacher'])
+            lines.append(f'| teacher memory overhead: SAC passes with / '
+                         f'without the teacher forward | {_mib(with_t)} / '
+                         f'{_mib(without)} = '
+                         f'{overhead(with_t, without) * 100:+.1f}% | '
+                         f'< +{PAPER_TEACHER_OVERHEAD * 100:.0f}% (paper) |')
         s_bytes = memory['sac']['student_bytes']
         t_bytes = memory['sac']['teacher_bytes']
         if t_bytes is not None:
@@ -505,6 +522,11 @@ def main(argv: Optional[Sequence[str]] = None):
         # the multi-view student batch rather than the teacher
         memory['sac_1view'] = measure_memory(
             'sac', args, ['model.self_training.views.num_views=1'])
+        # the teacher alone: SAC's network passes with and without the
+        # teacher's forward pass (same student work, same batch)
+        memory['bare_teacher'] = measure_memory('sac', args, bare='teacher')
+        memory['bare_no_teacher'] = measure_memory('sac', args,
+                                                   bare='no-teacher')
 
     text = report(t, bare, data, memory, header, device)
     print(text)
