@@ -68,6 +68,29 @@ def test_memory_reg_value_and_grad(mode):
         za.grad.double(), za64.grad, rtol=1e-4, atol=1e-7)
 
 
+@pytest.mark.parametrize('which', ['both', 'primary', 'aux'])
+def test_memory_reg_weighted_map_grad(which):
+    """The hand-written backward of the symmetric KL under a non-uniform
+    upstream gradient (a per-pixel weighting of ``reduction='none'``) and
+    with only one of the two inputs requiring a gradient."""
+    zp64 = _random_logits(2).requires_grad_(which in ('both', 'primary'))
+    za64 = _random_logits(3).requires_grad_(which in ('both', 'aux'))
+    w = torch.rand(zp64.shape[0], *zp64.shape[2:], dtype=torch.float64,
+                   generator=torch.Generator().manual_seed(4))
+    inputs64 = [t for t in (zp64, za64) if t.requires_grad]
+    ref_grads = torch.autograd.grad(
+        (0.1 * _mr_reference(zp64, za64, 'symmetric', reduce=False) *
+         w).sum(), inputs64)
+
+    loss_fn = MODELS.build(dict(type='MemoryRegLoss', reduction='none'))
+    zp = zp64.detach().float().requires_grad_(zp64.requires_grad)
+    za = za64.detach().float().requires_grad_(za64.requires_grad)
+    inputs = [t for t in (zp, za) if t.requires_grad]
+    grads = torch.autograd.grad((loss_fn(zp, za) * w.float()).sum(), inputs)
+    for g, r in zip(grads, ref_grads):
+        torch.testing.assert_close(g.double(), r, rtol=1e-4, atol=1e-7)
+
+
 def test_memory_reg_loss_weight_and_half_inputs():
     zp = _random_logits(2)
     za = _random_logits(3)
