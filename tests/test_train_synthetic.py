@@ -123,7 +123,8 @@ def test_run_benchmark_multistage(bench):
         str(work_root / 'table.md'), '--plot',
         str(work_root / 'curves.png'), '--jobs', '2', '--cfg-options'
     ] + FAST, cwd=str(bench))
-    pseudo = work_root / 'mrnet' / 'seed0' / 'pseudo'
+    # the config's pseudo_label_args (['--tta']) name the folder
+    pseudo = work_root / 'mrnet' / 'seed0' / 'pseudo_tta'
     assert len(list(pseudo.rglob('*.png'))) == 4  # one per target image
     assert (work_root / 'abn' / 'seed0' / 'target_metrics.json').exists()
     table = (work_root / 'table.md').read_text()
