@@ -195,9 +195,17 @@ def budgets_and_curves(configs, seeds, work_root):
             checkpoint_iters(run_dir(work_root, c, seeds[0])) for c in chain
         ]
         iterations[run_name(config)] = ' + '.join(map(str, stage_iters))
-        curves[run_name(config)] = (sum(stage_iters[:-1]), [
-            read_val_curve(run_dir(work_root, config, s)) for s in seeds
-        ])
+        seed_curves = []
+        for s in seeds:
+            curve = read_val_curve(run_dir(work_root, config, s))
+            if len(chain) > 1 and curve:
+                # start from the previous stage's last validation, so the
+                # line continues where that stage ended
+                prev = read_val_curve(run_dir(work_root, chain[-2], s))
+                if prev and prev[-1][0] == stage_iters[-2]:
+                    curve = [(0, prev[-1][1])] + curve
+            seed_curves.append(curve)
+        curves[run_name(config)] = (sum(stage_iters[:-1]), seed_curves)
     return iterations, curves
 
 
