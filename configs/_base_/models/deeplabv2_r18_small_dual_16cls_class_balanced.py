@@ -1,10 +1,9 @@
-# configs/_base_/models/deeplabv2_r18_small_dual_class_balanced.py for the
-# 16 classes of SYNTHIA -> Cityscapes.
-_base_ = ['./deeplabv2_r18_small_dual_16cls.py']
+# deeplabv2_r18_small_dual_class_balanced.py for the 16 classes of SYNTHIA ->
+# Cityscapes (the same as deeplabv2_r18_small_dual_16cls.py, plus the
+# class-balanced CE sized for 16 classes).
+_base_ = ['./deeplabv2_r18_small_dual_class_balanced.py']
+num_classes = 16
 segmentor = dict(
     decode_head=dict(
-        loss_decode=dict(
-            _delete_=True,
-            type='ClassBalancedCrossEntropyLoss',
-            num_classes=16,
-            min_pixels=256)))
+        num_classes=num_classes,
+        loss_decode=dict(num_classes=num_classes)))
