@@ -1,7 +1,7 @@
 # Quick start:
 #   make demo       set up .venv, generate the synthetic benchmark, train and
 #                   evaluate source-only, MRNet (stages I and II), ABN and SAC
-#                   on it (2 runs at a time; about 10 minutes after setup on
+#                   on it (2 runs at a time; about 9 minutes after setup on
 #                   2 CPU cores), print the target mIoU table
 #   make test       set up .venv and run the test suite
 # More:
