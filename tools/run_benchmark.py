@@ -44,6 +44,7 @@ import threading
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -95,6 +96,7 @@ def checkpoint_iters(work_dir):
     return int(match.group(1)) if match else 0
 
 
+@lru_cache(maxsize=None)
 def previous_stage(config):
     """The config this one starts from (``stage_from``), or None, and the
     extra arguments of ``tools/gen_pseudo_labels.py`` when the stage needs
@@ -109,7 +111,7 @@ def previous_stage(config):
     prev = osp.normpath(osp.join(osp.dirname(config), prev))
     if not cfg.get('pseudo_labels_from_stage', False):
         return prev, None
-    return prev, list(cfg.get('pseudo_label_args', []))
+    return prev, tuple(cfg.get('pseudo_label_args', []))
 
 
 def run_dir(work_root, config, seed):
@@ -135,7 +137,7 @@ def stage_options(config, seed, work_root, cfg_options, env):
                 sys.executable,
                 osp.join(ROOT, 'tools', 'gen_pseudo_labels.py'), prev, ckpt,
                 '--out', out
-            ] + pseudo_args, check=True, env=env)
+            ] + list(pseudo_args), check=True, env=env)
         options.append(f'train_dataloader.dataset.pseudo_label_dir={out}')
     return options
 

@@ -24,7 +24,8 @@
 _base_ = [
     '../_base_/datasets/synthetic_gta2cs.py',
     '../_base_/models/deeplabv2_r18_small_dual_class_balanced.py',
-    '../_base_/uda/source_only.py', '../_base_/schedules/synthetic.py',
+    '../_base_/uda/source_only.py',
+    '../_base_/schedules/synthetic_finetune.py',
     '../_base_/default_runtime.py'
 ]
 model = dict(
@@ -58,6 +59,3 @@ stage_from = 'mrnet.py'
 pseudo_labels_from_stage = True
 # pseudo labels averaged over 2 scales x flip (the release's stage-II input)
 pseudo_label_args = ['--tta']
-# Fine-tuning starts at a quarter of the synthetic base lr (stage I ends its
-# poly schedule at ~0; 0.01 cost 2 mIoU in the first 100 iterations).
-optim_wrapper = dict(segmentor=dict(optimizer=dict(lr=0.0025)))

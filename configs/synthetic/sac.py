@@ -4,17 +4,13 @@
 _base_ = [
     '../_base_/datasets/synthetic_gta2cs.py',
     '../_base_/models/deeplabv2_r18_small_dual.py', '../_base_/uda/sac.py',
-    '../_base_/schedules/synthetic.py', '../_base_/default_runtime.py'
+    '../_base_/schedules/synthetic_finetune.py', '../_base_/default_runtime.py'
 ]
 model = dict(
     segmentor={{_base_.segmentor}},
     data_preprocessor={{_base_.data_preprocessor}},
     teacher=dict(interval=20),
     self_training=dict(loss=dict(loss_weight=1.0), rampup_iters=50))
-# The ABN model ends its poly schedule at lr ~0; fine-tuning restarts at a
-# quarter of the synthetic base lr (0.01 made the first 100 SAC iterations
-# lose 8 mIoU, seed 0). The paper uses one constant lr for both stages.
-optim_wrapper = dict(segmentor=dict(optimizer=dict(lr=0.0025)))
 load_from = 'work_dirs/synthetic/abn/seed0/iter_500.pth'
 # For tools/run_benchmark.py: the ABN stage runs first with the same seed and
 # its checkpoint becomes load_from.
