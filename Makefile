@@ -1,23 +1,21 @@
 # Quick start:
-#   make demo       set up .venv, generate the synthetic benchmark, train and
-#                   evaluate source-only, MRNet (stages I and II), ABN and SAC
-#                   on it (2 runs at a time; about 9 minutes after setup on
-#                   2 CPU cores), print the target mIoU table
+#   make demo       set up .venv, generate the synthetic benchmark, run the
+#                   benchmark protocol on seed 0 for source-only, MRNet I and
+#                   II, SAC (with the shared source-only and ABN starts; 2 runs
+#                   at a time on 2 CPU cores), print the tables
 #   make test       set up .venv and run the test suite
 # More:
-#   make bench-accuracy  every method (oracle, source-only, AdaptSegNet,
-#                   MRNet I/II, ABN, SAC, MR+SAC) x 3 seeds on the GTA-format
-#                   and SYNTHIA-format -> Cityscapes-format benchmarks:
-#                   tables and mIoU curves in docs/results/
+#   make bench-accuracy  the manifests of configs/benchmarks/ (oracle, shared
+#                   starts, source-only, AdaptSegNet, MRNet I/II, ABN, SAC,
+#                   MR+SAC) x 3 seeds on the GTA-format and SYNTHIA-format ->
+#                   Cityscapes-format benchmarks: tables, paired differences,
+#                   timings and mIoU curves in docs/results/
 #   make bench-speed  step time, data time, memory and overhead ratios
 #                   (tools/benchmark.py)
 PY := .venv/bin/python
 DATA := data/synthetic
-SYN := configs/synthetic
-SYNTHIA := configs/synthetic_synthia
-METHODS := oracle source_only adaptsegnet mrnet mrnet_stage2 abn sac mrnet_sac
-DEMO_CONFIGS ?= $(SYN)/source_only.py $(SYN)/mrnet.py $(SYN)/mrnet_stage2.py \
-	$(SYN)/abn.py $(SYN)/sac.py
+BENCH := configs/benchmarks
+DEMO_RUNS ?= source_only mrnet mrnet_stage2 sac
 SEEDS ?= 0 1 2
 JOBS ?= 2
 
@@ -33,16 +31,17 @@ $(DATA)/.complete: | setup
 data: setup $(DATA)/.complete
 
 demo: setup data
-	$(PY) tools/run_benchmark.py $(DEMO_CONFIGS) --jobs $(JOBS) \
-		--work-root work_dirs/demo --title 'Demo: GTA-format -> Cityscapes-format, seed 0'
+	$(PY) tools/run_benchmark.py $(BENCH)/synthetic_gta2cs.py --runs $(DEMO_RUNS) \
+		--jobs $(JOBS) --work-root work_dirs/demo \
+		--title 'Demo: GTA-format -> Cityscapes-format, seed 0'
 
 bench-accuracy: setup data
-	$(PY) tools/run_benchmark.py $(METHODS:%=$(SYN)/%.py) --seeds $(SEEDS) \
+	$(PY) tools/run_benchmark.py $(BENCH)/synthetic_gta2cs.py --seeds $(SEEDS) \
 		--jobs $(JOBS) --work-root work_dirs/synthetic \
 		--title 'Synthetic GTA-format -> Cityscapes-format' \
 		--out docs/results/synthetic_gta2cs.md \
 		--plot docs/results/synthetic_gta2cs_miou.png
-	$(PY) tools/run_benchmark.py $(METHODS:%=$(SYNTHIA)/%.py) --seeds $(SEEDS) \
+	$(PY) tools/run_benchmark.py $(BENCH)/synthetic_synthia2cs.py --seeds $(SEEDS) \
 		--jobs $(JOBS) --work-root work_dirs/synthetic_synthia \
 		--title 'Synthetic SYNTHIA-format -> Cityscapes-format (16 classes)' \
 		--out docs/results/synthetic_synthia2cs.md \

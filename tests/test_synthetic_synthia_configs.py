@@ -8,7 +8,7 @@ benchmark (``configs/synthetic_synthia/``).
   pipeline is the GTA one, and a change to a GTA config that is not
   mirrored fails here);
 - the SYNTHIA values themselves (16 classes, label mappings, mIoU* over 13
-  classes, the stage chains of tools/run_benchmark.py);
+  classes, the starts the adaptation configs load);
 - the models build with 16-class heads and discriminators;
 - on a tiny generated benchmark, the datasets of the configs give labels in
   the 16-class space (checked pixel for pixel against the generator's scene
@@ -88,8 +88,13 @@ TRAIN_DIFF = {
         'segmentor.decode_head.loss_decode.num_classes',
         'model.segmentor.decode_head.loss_decode.num_classes'
     },
-    'adaptsegnet': UDA_TRAIN_DIFF,
-    'mrnet': UDA_TRAIN_DIFF,
+    'adaptsegnet': UDA_TRAIN_DIFF | {'load_from'},
+    'mrnet': UDA_TRAIN_DIFF | {
+        'load_from',
+        # the class-balanced CE's class count
+        'segmentor.decode_head.loss_decode.num_classes',
+        'model.segmentor.decode_head.loss_decode.num_classes'
+    },
     'abn': UDA_TRAIN_DIFF,
     'sac': UDA_TRAIN_DIFF | {'load_from'},
     'mrnet_sac': UDA_TRAIN_DIFF | {'load_from'},
@@ -126,8 +131,7 @@ def test_same_settings_as_gta_family(name):
         f'GTA config) or agree in {sorted(expected - found)}')
     # the method settings named in the task, explicitly
     for key in ('optim_wrapper', 'param_scheduler', 'train_cfg',
-                'default_hooks', 'custom_hooks', 'stage_from',
-                'pseudo_labels_from_stage', 'pseudo_label_args'):
+                'default_hooks', 'custom_hooks'):
         assert gta.get(key) == synthia.get(key), key
     assert gta['train_dataloader']['batch_size'] == \
         synthia['train_dataloader']['batch_size']
@@ -179,16 +183,18 @@ def test_synthia_data_and_label_space(name):
         assert target.get('with_labels', True) is (name == 'oracle')
 
 
-@pytest.mark.parametrize('name', ['sac', 'mrnet_sac', 'mrnet_stage2'])
+@pytest.mark.parametrize('name', ['adaptsegnet', 'mrnet', 'sac', 'mrnet_sac',
+                                  'mrnet_stage2'])
 def test_stages_start_from_synthia_configs(name):
-    """tools/run_benchmark.py resolves ``stage_from`` next to the config:
-    the previous stage is the SYNTHIA one, and the default paths are not
-    the GTA runs'."""
+    """The default ``load_from`` of an adaptation config is the SYNTHIA
+    start (not the GTA run's), and the start's network is the same (the
+    checkpoint loads); the benchmark manifest starts the same runs from the
+    same configs of this folder."""
     cfg = load('synthetic_synthia', name)
     gta = load('synthetic', name)
-    prev = CONFIGS / 'synthetic_synthia' / cfg.stage_from
-    assert prev.is_file()
-    prev_cfg = Config.fromfile(str(prev))
+    start = {'sac': 'abn', 'mrnet_sac': 'abn',
+             'mrnet_stage2': 'mrnet'}.get(name, 'source_only')
+    prev_cfg = load('synthetic_synthia', start)
     # the same network (the checkpoint loads); the training loss may differ
     prev_seg = prev_cfg.model.segmentor.to_dict()
     seg = cfg.model.segmentor.to_dict()
@@ -196,13 +202,11 @@ def test_stages_start_from_synthia_configs(name):
         s['decode_head'].pop('loss_decode')
     assert prev_seg == seg
     assert cfg.load_from != gta.load_from and 'synthia' in cfg.load_from
+    assert f'synthetic_synthia_{start}/' in cfg.load_from
     if name == 'mrnet_stage2':
-        assert cfg.stage_from == 'mrnet.py' and cfg.pseudo_labels_from_stage
         pl_dir = cfg.train_dataloader.dataset.pseudo_label_dir
         assert 'synthia' in pl_dir
         assert pl_dir != gta.train_dataloader.dataset.pseudo_label_dir
-    else:
-        assert cfg.stage_from == 'abn.py'
 
 
 @pytest.mark.parametrize('name', NAMES)
@@ -361,7 +365,7 @@ def test_sac_trains_from_synthia_abn(bench):
 
 def test_mrnet_stage2_from_synthia_stage1(bench):
     """Stage I -> 16-class pseudo labels (tools/gen_pseudo_labels.py) ->
-    stage II, as tools/run_benchmark.py chains them."""
+    stage II, as the benchmark manifest chains them."""
     work = bench / 'work'
     _train('mrnet', work / 'mrnet', bench, *NO_VAL)
     ckpt = work / 'mrnet' / 'iter_2.pth'

@@ -111,23 +111,39 @@ def test_resume_and_test_tool(bench):
     assert 'IoU.road' in result
 
 
-def test_run_benchmark_multistage(bench):
-    """run_benchmark chains the stages: ABN -> SAC, MRNet I -> pseudo labels
-    -> MRNet II, and prints the table."""
+def test_run_benchmark_manifest(bench):
+    """run_benchmark runs a manifest: the starts first, SAC from the ABN
+    start, MRNet stage I (half) -> pseudo labels -> stage II, the baseline
+    continued from its start; it writes the tables and the curves."""
     work_root = bench / 'bench_runs'
     out = _run([
         osp.join(ROOT, 'tools', 'run_benchmark.py'),
-        osp.join(ROOT, 'configs', 'synthetic', 'mrnet_stage2.py'),
-        osp.join(ROOT, 'configs', 'synthetic', 'sac.py'), '--work-root',
+        osp.join(ROOT, 'configs', 'benchmarks', 'synthetic_gta2cs.py'),
+        '--runs', 'source_only', 'mrnet_stage2', 'sac', '--work-root',
         str(work_root), '--out',
         str(work_root / 'table.md'), '--plot',
         str(work_root / 'curves.png'), '--jobs', '2', '--cfg-options'
     ] + FAST, cwd=str(bench))
-    # the config's pseudo_label_args (['--tta']) name the folder
-    pseudo = work_root / 'mrnet' / 'seed0' / 'pseudo_tta'
+    # the manifest's pseudo-label arguments (['--tta']) name the folder
+    pseudo = work_root / 'mrnet_stage1_half' / 'seed0' / 'pseudo_tta'
     assert len(list(pseudo.rglob('*.png'))) == 4  # one per target image
-    assert (work_root / 'abn' / 'seed0' / 'target_metrics.json').exists()
+    for start in ('source_start', 'abn_start'):
+        assert (work_root / start / 'seed0' / 'target_metrics.json').exists()
+    # runs outside --runs and their starts are not trained
+    assert not (work_root / 'oracle').exists()
+    assert not (work_root / 'adaptsegnet').exists()
+    # every continued run loaded its start's checkpoint
+    for run, start in (('sac', 'abn_start'), ('source_only', 'source_start'),
+                       ('mrnet_stage2', 'mrnet_stage1_half')):
+        logs = list((work_root / run / 'seed0').rglob('*.log'))
+        text = ''.join(p.read_text() for p in logs)
+        assert f'{start}/seed0/iter_2.pth' in text, run
     table = (work_root / 'table.md').read_text()
-    assert '| mrnet_stage2 | 2 + 2 |' in table and '| sac | 2 + 2 |' in table
+    assert '| mrnet_stage2 | 2 + 2 + 2 |' in table
+    assert '| sac | 2 + 2 |' in table and '| source_only | 2 + 2 |' in table
+    assert '| sac | ' in table.split('Paired')[1]
+    assert '| abn | ' not in table  # not asked for
     assert (work_root / 'curves.png').read_bytes()[:4] == b'\x89PNG'
-    assert 'mIoU' in out
+    metrics = json.loads(
+        (work_root / 'sac' / 'seed0' / 'target_metrics.json').read_text())
+    assert f"| sac | 2 + 2 | {metrics['mIoU']:.1f}" in out

@@ -22,11 +22,17 @@ model = dict(
             type='AdaptivePseudoLabeler', momentum=0.99, zeta=0.75,
             beta=1e-3, min_threshold=None),
         loss=dict(type='FocalConfidenceLoss', focal_power=3.0,
-                  loss_weight=1.0),
-        rampup_iters=50))
+                  loss_weight=5.0),
+        rampup_iters=40))
 custom_hooks = [dict(type='EMATeacherHook')]
 train_dataloader = dict(batch_size=2)
-load_from = 'work_dirs/mix/abn_segformer_mit-b0_synthetic/seed0/iter_500.pth'
-# For tools/run_benchmark.py: the ABN stage runs first with the same seed and
-# its checkpoint becomes load_from.
-stage_from = 'abn_segformer_mit-b0_synthetic.py'
+load_from = 'work_dirs/mix_abn_segformer/iter_800.pth'
+# the adaptation schedule of configs/_base_/schedules/synthetic_adapt.py
+# (this config inherits the ABN stage's start schedule)
+optim_wrapper = dict(segmentor=dict(optimizer=dict(lr=0.0025)))
+param_scheduler = [
+    dict(type='PolyLR', eta_min=0., power=0.9, begin=0, end=400,
+         by_epoch=False)
+]
+train_cfg = dict(max_iters=400, val_interval=100)
+default_hooks = dict(checkpoint=dict(interval=400))

@@ -4,7 +4,7 @@
 _base_ = [
     '../_base_/datasets/synthetic_synthia2cs.py',
     '../_base_/models/deeplabv2_r18_small_dual_16cls.py',
-    '../_base_/uda/adaptsegnet.py', '../_base_/schedules/synthetic.py',
+    '../_base_/uda/adaptsegnet.py', '../_base_/schedules/synthetic_adapt.py',
     '../_base_/default_runtime.py'
 ]
 model = dict(
@@ -13,3 +13,4 @@ model = dict(
     # half-width discriminators (ndf 32), as for the GTA-format benchmark
     adversary=dict(discriminators=dict(
         primary=dict(ndf=32), aux=dict(ndf=32))))
+load_from = 'work_dirs/synthetic_synthia_source_only/iter_800.pth'

@@ -3,28 +3,26 @@
 # (configs/synthetic_synthia/mrnet.py) on the target domain only, with
 # pseudo-label CE (primary + 0.5 aux, the dual head's loss) plus the memory
 # regularisation (symmetric KL, lambda 0.1) on the same pseudo-labelled batch
-# from the first iteration. Same model and budget as stage I, with the
-# class-balanced CE, TTA pseudo labels and a quarter of the lr (why: see
-# configs/synthetic/mrnet_stage2.py).
+# from the first iteration, with the class-balanced CE and TTA pseudo labels
+# (why: see configs/synthetic/mrnet_stage2.py).
 # configs/synthetic/mrnet_stage2.py with the SYNTHIA bases.
 #
 # End to end:
 #   python tools/train.py configs/synthetic_synthia/mrnet.py \
 #       --work-dir work_dirs/synthetic_synthia_mrnet
 #   python tools/gen_pseudo_labels.py configs/synthetic_synthia/mrnet.py \
-#       work_dirs/synthetic_synthia_mrnet/iter_500.pth \
-#       --out work_dirs/pseudo/synthetic_synthia_mrnet
+#       work_dirs/synthetic_synthia_mrnet/iter_400.pth \
+#       --out work_dirs/pseudo/synthetic_synthia_mrnet --tta
 #   python tools/train.py configs/synthetic_synthia/mrnet_stage2.py \
 #       --work-dir work_dirs/synthetic_synthia_mrnet_stage2
-# `load_from` is the last stage-I checkpoint (the synthetic schedule runs
-# 500 iterations) and `pseudo_label_dir` the folder gen_pseudo_labels.py
+# `load_from` is the last stage-I checkpoint and `pseudo_label_dir` the folder gen_pseudo_labels.py
 # wrote (16-class train ids); override them with --cfg-options load_from=...
 # and train_dataloader.dataset.pseudo_label_dir=...
 _base_ = [
     '../_base_/datasets/synthetic_synthia2cs.py',
     '../_base_/models/deeplabv2_r18_small_dual_16cls_class_balanced.py',
     '../_base_/uda/source_only.py',
-    '../_base_/schedules/synthetic_finetune.py',
+    '../_base_/schedules/synthetic_adapt.py',
     '../_base_/default_runtime.py'
 ]
 model = dict(
@@ -35,12 +33,12 @@ model = dict(
     memory_reg_start_iter=0)
 # Target images (the Cityscapes-format train split, 16-class label space)
 # with their pseudo labels, augmented like the source images of stage I
-# (resize, 128x256 crop, flip).
+# (resize, 96x192 crop, flip).
 stage2_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadMappedAnnotations'),
-    dict(type='Resize', scale=(320, 160), keep_ratio=True),
-    dict(type='RandomCrop', crop_size=(128, 256), cat_max_ratio=0.75),
+    dict(type='Resize', scale=(240, 120), keep_ratio=True),
+    dict(type='RandomCrop', crop_size=(96, 192), cat_max_ratio=0.75),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackSegInputs'),
 ]
@@ -52,10 +50,4 @@ train_dataloader = dict(
         dataset={{_base_.target_train_dataset}},
         pseudo_label_dir='work_dirs/pseudo/synthetic_synthia_mrnet',
         pipeline=stage2_pipeline))
-load_from = 'work_dirs/synthetic_synthia_mrnet/iter_500.pth'
-# For tools/run_benchmark.py: stage I (./mrnet.py, this folder) runs first
-# (same seed), its pseudo labels are generated, and its checkpoint is loaded.
-stage_from = 'mrnet.py'
-pseudo_labels_from_stage = True
-# pseudo labels averaged over 2 scales x flip (the release's stage-II input)
-pseudo_label_args = ['--tta']
+load_from = 'work_dirs/synthetic_synthia_mrnet/iter_400.pth'

@@ -75,6 +75,100 @@ def accuracy_table(results: Dict[str, List[dict]],
     return '\n'.join(lines)
 
 
+def paired_difference(runs: Sequence[dict], refs: Sequence[dict],
+                      key: str = 'mIoU') -> Tuple[float, float]:
+    """Mean and population std over seeds of ``run[key] - ref[key]``, seed
+    by seed (``runs[i]`` and ``refs[i]`` come from the same seed, hence the
+    same start and data order)."""
+    diffs = np.array([r[key] - b[key] for r, b in zip(runs, refs)],
+                     dtype=np.float64)
+    return float(diffs.mean()), float(diffs.std(ddof=0))
+
+
+def ordering(mean: float, std: float, name: str, ref: str) -> str:
+    """``'name > ref'`` / ``'name < ref'`` where the paired mean exceeds its
+    std in magnitude (with one seed: where it is non-zero), else
+    ``'within noise'``."""
+    if abs(mean) > std and mean != 0:
+        return f'{name} {">" if mean > 0 else "<"} {ref}'
+    return 'within noise'
+
+
+def paired_differences_table(results: Dict[str, List[dict]],
+                             baseline: Optional[str],
+                             pairs: Sequence[Tuple[str, str]],
+                             key: str = 'mIoU') -> str:
+    """Markdown table of paired per-seed differences.
+
+    One row per method (every row of ``results`` except ``baseline`` and
+    the rows that are only references): the difference to the baseline,
+    and for each ``(method, partner)`` of ``pairs`` the difference to its
+    ablation partner, each ``mean ± std`` over seeds with the ordering it
+    supports (:func:`ordering`).
+
+    Args:
+        results: method name -> metric dicts, one per seed, the seeds in the
+            same order for every method.
+        baseline: the row every method is compared with (or None).
+        pairs: ``(method, partner)`` comparisons.
+        key: the metric compared.
+    """
+    partners = {m: p for m, p in pairs}
+    header = ['method', f'- {baseline}' if baseline else '', 'ordering',
+              'ablation partner', '- partner', 'ordering']
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+    for name, runs in results.items():
+        if name == baseline:
+            continue
+        row = [name]
+        if baseline:
+            m, s = paired_difference(runs, results[baseline], key)
+            row += [f'{m:+.1f} ± {s:.1f}', ordering(m, s, name, baseline)]
+        else:
+            row += ['', '']
+        partner = partners.get(name)
+        if partner in results:
+            m, s = paired_difference(runs, results[partner], key)
+            row += [partner, f'{m:+.1f} ± {s:.1f}',
+                    ordering(m, s, name, partner)]
+        else:
+            row += ['', '', '']
+        lines.append('| ' + ' | '.join(row) + ' |')
+    return '\n'.join(lines)
+
+
+def timing_table(timings: Dict[str, List[dict]],
+                 iterations: Optional[Dict[str, str]] = None) -> str:
+    """Markdown table of wall times (minutes, mean over seeds) per run:
+    training, evaluation, pseudo labels, total.
+
+    Args:
+        timings: run name -> per-seed dicts with ``train_s``, ``test_s``
+            and optionally ``pseudo_labels_s`` (runs reused from an earlier
+            invocation without a record are left out of the mean).
+        iterations: optional run name -> its iterations text.
+    """
+    keys = [('train_s', 'train'), ('test_s', 'test'),
+            ('pseudo_labels_s', 'pseudo labels')]
+    header = ['run'] + (['iterations'] if iterations else []) + \
+        [label for _, label in keys] + ['total (min)']
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+    total_all = 0.0
+    for name, per_seed in timings.items():
+        per_seed = [t for t in per_seed if t]
+        if not per_seed:
+            continue
+        means = [np.mean([t.get(k, 0.0) for t in per_seed]) / 60
+                 for k, _ in keys]
+        total_all += sum(sum(t.values()) for t in per_seed) / 60
+        row = [name] + ([iterations.get(name, '')] if iterations else [])
+        row += [f'{m:.2f}' for m in means] + [f'{sum(means):.2f}']
+        lines.append('| ' + ' | '.join(row) + ' |')
+    lines.append(f'\nSum over all runs and seeds: {total_all:.1f} min '
+                 '(single-run wall times; runs overlap with --jobs > 1).')
+    return '\n'.join(lines)
+
+
 def read_val_curve(work_dir: str, key: str = 'mIoU') -> Curve:
     """``[(iteration, value), ...]`` of the validations logged during
     training in ``work_dir`` (all sessions, so a resumed run is complete;
