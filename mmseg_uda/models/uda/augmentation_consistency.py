@@ -52,7 +52,11 @@ class AugmentationConsistency(BaseModule):
 
     Randomness (crops, flips, noise) comes from a generator seeded with
     ``(seed, iteration, rank)``, so a resumed run draws exactly the views the
-    uninterrupted run would have drawn and every rank draws its own.
+    uninterrupted run would have drawn and every rank draws its own. The
+    ``seed`` is the run's ``randomness.seed`` by default (``seed=None``):
+    ``RunSeedHook`` hands ``runner.seed`` over before the first iteration
+    (:meth:`set_run_seed`), so runs with different seeds draw different
+    views and noise.
 
     Args:
         num_classes (int): Number of classes (filled in by ``UDASegmentor``).
@@ -70,7 +74,10 @@ class AugmentationConsistency(BaseModule):
         fusion_upsample (float, optional): Upsampling factor of the teacher
             logits for the multi-view fusion (at most the view size); None
             fuses at the view size (release). Defaults to 2.0.
-        seed (int): Base seed of the view and noise generator.
+        seed (int, optional): Base seed of the view and noise generator.
+            None (default) follows the run's seed, set by ``RunSeedHook``
+            (an error names the hook when it is missing); an int fixes the
+            draws whatever the run's seed.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -84,7 +91,7 @@ class AugmentationConsistency(BaseModule):
                  aux_weight: float = 0.5,
                  rampup_iters: int = 0,
                  fusion_upsample: Optional[float] = 2.0,
-                 seed: int = 0,
+                 seed: Optional[int] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg)
         if fusion_upsample is not None and fusion_upsample <= 0:
@@ -99,11 +106,32 @@ class AugmentationConsistency(BaseModule):
         self.rampup_iters = rampup_iters
         self.fusion_upsample = fusion_upsample
         self.seed = seed
+        self.run_seed: Optional[int] = None
+
+    def set_run_seed(self, seed: int) -> None:
+        """Take the run's seed (called by ``RunSeedHook``); used when the
+        config leaves ``seed=None``."""
+        self.run_seed = int(seed)
+
+    def base_seed(self) -> int:
+        """The configured ``seed``, else the run's seed."""
+        if self.seed is not None:
+            return int(self.seed)
+        if self.run_seed is None:
+            raise RuntimeError(
+                'AugmentationConsistency(seed=None) follows the run\'s '
+                'randomness.seed, but no RunSeedHook handed it over: add '
+                "default_hooks.run_seed=dict(type='RunSeedHook') to the "
+                'config (mmseg_uda/engine/hooks/run_seed_hook.py), or set '
+                'model.self_training.seed')
+        return self.run_seed
 
     def generator(self, iteration: int) -> torch.Generator:
-        """The CPU generator of one iteration on this rank."""
+        """The CPU generator of one iteration on this rank, seeded with
+        ``(seed, iteration, rank)``."""
         g = torch.Generator()
-        g.manual_seed((self.seed * 1_000_003 + iteration) * 1_009 + get_rank())
+        key = (self.base_seed() * 1_000_003 + iteration) * 1_009 + get_rank()
+        g.manual_seed(key % (1 << 63))
         return g
 
     def _noise_on_normalised(self, views: Tensor, data_preprocessor,
