@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+import torch.nn.functional as F
 from conftest import build_uda, make_batch, sac_cfg
 from mmengine.config import Config
 
@@ -83,3 +84,50 @@ def test_run_seed_hook_in_every_config_and_sac_follows_it():
             n_sac += 1
             assert st.get('seed') is None, path  # follows randomness.seed
     assert n_sac >= 8
+
+
+# ----------------------------------------------------------------------------
+# item 4: the class prior (Eq. 1) from the teacher's raw per-view softmax
+# ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize('fusion_upsample', [None, 2.0])
+@pytest.mark.parametrize('head', ['single', 'dual'])
+def test_class_prior_from_raw_teacher_softmax(head, fusion_upsample):
+    """After the first update (prior set to the batch statistic) the prior
+    is the mean over views and pixels of the teacher's softmax of each view
+    (for a dual head: of z_p + w z_a), at the fusion size - the fused
+    per-view targets would give other numbers."""
+    model = build_uda(head=head, seed=1, teacher=TEACHER,
+                      freeze_bn_stats=True,
+                      self_training=sac_cfg(fusion_upsample=fusion_upsample))
+    RunSeedHook().before_train(SimpleNamespace(model=model, seed=3))
+    tgt = model.data_preprocessor(make_batch(), True)['target_inputs']
+    it = 4
+    model.make_pseudo_targets(tgt, it)
+    prior = model.self_training.pseudo_labeler.class_prior
+
+    # independent: same views, teacher forward by hand
+    st, teacher = model.self_training, model.teacher.module
+    views, _ = st.views(tgt, st.generator(it))
+    with torch.no_grad():
+        feats = teacher.extract_feat(views)
+        out = teacher.decode_head(feats)
+    head_mod = teacher.decode_head
+    logits = out if head == 'dual' else (out, )
+    h, w = views.shape[-2:]
+    if fusion_upsample is not None:
+        h, w = (min(h, 2 * logits[0].shape[-2]),
+                min(w, 2 * logits[0].shape[-1]))
+    z = [F.interpolate(x.double(), size=(h, w), mode='bilinear',
+                       align_corners=bool(head_mod.align_corners))
+         for x in logits]
+    if head == 'single':
+        p = torch.softmax(z[0], dim=1)
+    elif head_mod.fuse_mode == 'prob':  # (softmax + w softmax) / (1 + w)
+        wt = head_mod.fuse_weight
+        p = (torch.softmax(z[0], 1) + wt * torch.softmax(z[1], 1)) / (1 + wt)
+    else:
+        p = torch.softmax(z[0] + head_mod.fuse_weight * z[1], dim=1)
+    expected = p.mean(dim=(0, 2, 3))
+    assert torch.allclose(prior.double(), expected, rtol=0, atol=1e-6)
