@@ -7,13 +7,14 @@ import glob
 import os.path as osp
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from conftest import build_uda, make_batch, sac_cfg
 from mmengine.config import Config
 
-from mmseg.registry import HOOKS
+from mmseg.registry import HOOKS, MODELS
 from mmseg_uda.engine.hooks import RunSeedHook
 
 pytestmark = pytest.mark.usefixtures('uda_env')
@@ -131,3 +132,59 @@ def test_class_prior_from_raw_teacher_softmax(head, fusion_upsample):
         p = torch.softmax(z[0] + head_mod.fuse_weight * z[1], dim=1)
     expected = p.mean(dim=(0, 2, 3))
     assert torch.allclose(prior.double(), expected, rtol=0, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------
+# item 10: peak confidence m*_c over all pixels (paper) or argmax pixels
+# ----------------------------------------------------------------------------
+
+
+def _thresholds_by_hand(probs, prior, zeta, beta, over_argmax):
+    """theta_{c,n} = zeta (1 - exp(-chi_c / beta)) m*_{c,n}, loops in
+    float64; m* over all pixels or over those whose argmax is c."""
+    p = probs.double().numpy()
+    n_maps, n_cls = p.shape[:2]
+    arg = p.argmax(axis=1)
+    theta = np.zeros((n_maps, n_cls))
+    for n in range(n_maps):
+        for c in range(n_cls):
+            vals = p[n, c][arg[n] == c] if over_argmax else p[n, c].ravel()
+            peak = vals.max() if vals.size else 0.0
+            theta[n, c] = zeta * (1 - np.exp(-prior[c] / beta)) * peak
+    return theta
+
+
+@pytest.mark.parametrize('channels_last', [False, True])
+@pytest.mark.parametrize('peak', ['all', 'argmax'])
+def test_peak_confidence_modes(peak, channels_last):
+    torch.manual_seed(0)
+    num_classes = 5
+    logits = torch.randn(3, num_classes, 6, 7) * 2
+    logits[:, 4] -= 6  # class 4 is (almost) never the argmax
+    probs = torch.softmax(logits, dim=1)
+    if channels_last:
+        probs = probs.contiguous(memory_format=torch.channels_last)
+    labeler = MODELS.build(
+        dict(type='AdaptivePseudoLabeler', num_classes=num_classes,
+             zeta=0.75, beta=0.05, peak=peak))
+    labeler.update_prior(probs)
+    prior = labeler.class_prior.double().numpy()
+    labels, conf, theta = labeler(probs)
+    expected = _thresholds_by_hand(probs, prior, 0.75, 0.05,
+                                   peak == 'argmax')
+    np.testing.assert_allclose(theta.double().numpy(), expected, atol=1e-6)
+    # Eq. 5 with these thresholds
+    p = probs.double()
+    best, arg = p.max(dim=1)
+    th = torch.from_numpy(expected).gather(1, arg.flatten(1)).view_as(best)
+    ref = torch.where(best > th, arg, torch.full_like(arg, 255))
+    assert torch.equal(labels, ref)
+    if peak == 'argmax':  # the modes differ on this batch
+        assert not np.allclose(expected, _thresholds_by_hand(
+            probs, prior, 0.75, 0.05, False))
+
+
+def test_peak_mode_is_checked():
+    with pytest.raises(ValueError, match='peak'):
+        MODELS.build(dict(type='AdaptivePseudoLabeler', num_classes=3,
+                          peak='max'))
