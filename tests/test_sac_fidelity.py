@@ -4,6 +4,7 @@ prior follows the teacher's raw per-view softmax (Eq. 1), the release's
 photometric noise order and peak confidence as options."""
 import copy
 import glob
+import importlib.util
 import os.path as osp
 from types import SimpleNamespace
 
@@ -188,3 +189,54 @@ def test_peak_mode_is_checked():
     with pytest.raises(ValueError, match='peak'):
         MODELS.build(dict(type='AdaptivePseudoLabeler', num_classes=3,
                           peak='max'))
+
+
+# ----------------------------------------------------------------------------
+# item 2: class statistics of the sampler from probabilities, any head
+# ----------------------------------------------------------------------------
+
+
+def _class_stats_tool():
+    path = osp.join(ROOT, 'tools', 'compute_class_stats.py')
+    spec = importlib.util.spec_from_file_location('compute_class_stats', path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
+
+
+@pytest.mark.parametrize('head', ['single', 'dual'])
+def test_class_stats_soft_are_mean_probabilities(head):
+    """--mode soft: the mean class probability of the model's prediction,
+    for a dual head (fused prediction (softmax(z_p) + w softmax(z_a)) /
+    (1 + w)) as for a single head (softmax)."""
+    tool = _class_stats_tool()
+    model = build_uda(head=head, seed=2)
+    model.eval()
+    batch = make_batch(n=1, target=False)
+    data = dict(inputs=batch['inputs'], data_samples=batch['data_samples'])
+    stat = tool.image_class_stats(model, copy.deepcopy(data), 'soft')
+
+    seg = model.segmentor
+    with torch.no_grad():
+        x = model.data_preprocessor(copy.deepcopy(data), False)['inputs']
+        out = seg.decode_head(seg.extract_feat(x))
+    dh = seg.decode_head
+    logits = out if head == 'dual' else (out, )
+    z = [F.interpolate(v.double(), size=x.shape[-2:], mode='bilinear',
+                       align_corners=dh.align_corners) for v in logits]
+    if head == 'single':
+        p = torch.softmax(z[0], dim=1)
+    elif dh.fuse_mode == 'prob':
+        wt = dh.fuse_weight
+        p = (torch.softmax(z[0], 1) + wt * torch.softmax(z[1], 1)) / (1 + wt)
+    else:
+        p = torch.softmax(z[0] + dh.fuse_weight * z[1], dim=1)
+    expected = p.mean(dim=(0, 2, 3))
+    assert stat.shape == expected.shape
+    assert torch.allclose(stat, expected, atol=1e-5, rtol=0)
+    assert abs(float(stat.sum()) - 1) < 1e-6
+    # count mode: the argmax of the same prediction
+    count = tool.image_class_stats(model, copy.deepcopy(data), 'count')
+    pred = p.argmax(dim=1).flatten()
+    assert torch.equal(count, torch.bincount(
+        pred, minlength=p.shape[1]).double())
