@@ -65,3 +65,61 @@ def test_multiscale_discriminator_rejects_other_padding():
     with pytest.raises(ValueError, match='padding_mode'):
         MODELS.build(dict(type='MultiScaleDiscriminator', num_classes=4,
                           padding_mode='replicate'))
+
+
+# ----------------------------------------------------------------------------
+# one owner of the dual-head fusion, with the head's fuse_weight
+# ----------------------------------------------------------------------------
+
+
+def _dual_uda(fuse_weight, fuse_mode, **kwargs):
+    from conftest import data_preprocessor_cfg, segmentor_cfg
+    from mmengine.config import ConfigDict
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmseg')
+    seg = segmentor_cfg('dual')
+    seg['decode_head'].update(fuse_weight=fuse_weight, fuse_mode=fuse_mode)
+    torch.manual_seed(0)
+    return MODELS.build(ConfigDict(
+        type='UDASegmentor', segmentor=seg,
+        data_preprocessor=data_preprocessor_cfg(), **kwargs))
+
+
+def _expected(zp, za, w, mode):
+    """(softmax(z_p) + w softmax(z_a)) / (1 + w) or softmax(z_p + w z_a),
+    in float64."""
+    zp, za = zp.double(), za.double()
+    if mode == 'prob':
+        return (torch.softmax(zp, 1) + w * torch.softmax(za, 1)) / (1 + w)
+    return torch.softmax(zp + w * za, 1)
+
+
+@pytest.mark.parametrize('mode', ['prob', 'logit'])
+def test_head_fuse_and_fused_probabilities_use_fuse_weight(mode):
+    from mmseg_uda.models.uda.student_outputs import (forward_heads,
+                                                      fused_probabilities)
+    model = _dual_uda(0.3, mode)
+    seg = model.segmentor
+    x = torch.randn(2, 3, 32, 64)
+    with torch.no_grad():
+        out = forward_heads(seg, x)
+        zp, za = out.primary, out.aux
+        expected = _expected(zp, za, 0.3, mode)
+        scale = 1.3 if mode == 'prob' else 1.0
+        torch.testing.assert_close(seg.decode_head.fuse(zp, za).double(),
+                                   expected * scale)
+        probs = fused_probabilities(seg, out, zp.shape[-2:])
+        torch.testing.assert_close(probs.double(), expected)
+
+
+@pytest.mark.parametrize('fuse_weight', [0.5, 0.3])
+def test_adversary_fused_real_map_uses_head_fuse_weight(fuse_weight):
+    from conftest import adversary_cfg
+    model = _dual_uda(fuse_weight, 'prob',
+                      adversary=adversary_cfg(real_input='fused'))
+    assert model.adversary.fuse_weight == fuse_weight
+    zp, za = torch.randn(2, 5, 8, 8), torch.randn(2, 5, 8, 8)
+    real = model.adversary._real_map('aux', dict(primary=zp, aux=za))
+    # the release's real map: softmax(z_p + w z_a), w the head's weight
+    torch.testing.assert_close(real.double(),
+                               _expected(zp, za, fuse_weight, 'logit'))

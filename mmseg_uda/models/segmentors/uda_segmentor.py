@@ -139,7 +139,10 @@ class UDASegmentor(BaseModel):
         self.class_names: Optional[Tuple[str, ...]] = None
         self.adversary = MODELS.build(
             adversary, default_args=dict(
-                num_classes=self.num_classes)) if adversary else None
+                num_classes=self.num_classes,
+                fuse_weight=getattr(self.segmentor.decode_head,
+                                    'fuse_weight', 0.5))) \
+            if adversary else None
         self.memory_reg = MODELS.build(memory_reg) if memory_reg else None
         if memory_reg_on not in ('target', 'labelled'):
             raise ValueError("memory_reg_on must be 'target' or 'labelled', "

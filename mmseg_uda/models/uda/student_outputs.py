@@ -115,9 +115,10 @@ def fused_probabilities(segmentor: nn.Module, outputs: HeadOutputs,
                         size: Sequence[int]) -> Tensor:
     """Class probabilities of the segmentor's prediction at ``size``.
 
-    For a head with a ``fuse`` method (e.g. :class:`DualDeepLabV2Head`) the
-    fused scores are renormalised to sum to one per pixel; otherwise the
-    softmax of the primary head.
+    For a head with a ``fuse`` method (e.g. :class:`DualDeepLabV2Head`,
+    whose ``fuse`` is :func:`fuse_head_scores` with the head's
+    ``fuse_weight`` and ``fuse_mode``) the fused scores are renormalised to
+    sum to one per pixel; otherwise the softmax of the primary head.
     """
     head = segmentor.decode_head
     align = getattr(head, 'align_corners', False)
