@@ -61,6 +61,7 @@ def tiny_config(name: str) -> Config:
             disc.ndf = 8
     if model.get('self_training'):
         model.self_training.views.num_views = 2
+        model.self_training.seed = 0  # no runner (RunSeedHook) here
     if model.get('memory_reg'):
         model.memory_reg_start_iter = 0
     return cfg

@@ -300,9 +300,13 @@ def test_coarse_fusion_geometry():
 # ----------------------------------------------------------------------------
 
 
-def _dense_noise(noise, x, g):
+RELEASE_ORDER = ('blur', 'jitter', 'grey')
+
+
+def _dense_noise(noise, x, g, order):
     """The noise of every view computed for all views and selected with
-    ``torch.where`` (the straightforward formulation), pixels in [0, 255]."""
+    ``torch.where`` (the straightforward formulation), steps in ``order``,
+    pixels in [0, 255]."""
     n = x.shape[0]
     u = torch.rand((n, 8), generator=g)
     x = (x / 255).clamp(0, 1)
@@ -310,38 +314,71 @@ def _dense_noise(noise, x, g):
     def col(i):
         return u[:, i].view(n, 1, 1, 1)
 
-    bright = noise._factor(col(1), noise.brightness)
-    contr = noise._factor(col(2), noise.contrast)
-    satur = noise._factor(col(3), noise.saturation)
-    y = (x * bright).clamp(0, 1)
-    y = (contr * y + (1 - contr) * rgb_to_grey(y).mean(
-        dim=(1, 2, 3), keepdim=True)).clamp(0, 1)
-    y = (satur * y + (1 - satur) * rgb_to_grey(y)).clamp(0, 1)
-    hsv = rgb_to_hsv(y)
-    hue = (hsv[:, 0] + noise.hue * (2 * u[:, 4:5, None] - 1)) % 1.0
-    y = hsv_to_rgb(torch.stack([hue, hsv[:, 1], hsv[:, 2]], 1)).clamp(0, 1)
-    x = torch.where(col(0) < noise.jitter_prob, y, x)
-    x = torch.where(col(5) < noise.grey_prob, rgb_to_grey(x).expand_as(x), x)
-    lo, hi = noise.blur_sigma_range
-    blurred = gaussian_blur(x, lo + (hi - lo) * u[:, 7], noise.kernel_size)
-    x = torch.where(col(6) < noise.blur_prob, blurred, x)
+    def jitter(x):
+        bright = noise._factor(col(1), noise.brightness)
+        contr = noise._factor(col(2), noise.contrast)
+        satur = noise._factor(col(3), noise.saturation)
+        y = (x * bright).clamp(0, 1)
+        y = (contr * y + (1 - contr) * rgb_to_grey(y).mean(
+            dim=(1, 2, 3), keepdim=True)).clamp(0, 1)
+        y = (satur * y + (1 - satur) * rgb_to_grey(y)).clamp(0, 1)
+        hsv = rgb_to_hsv(y)
+        hue = (hsv[:, 0] + noise.hue * (2 * u[:, 4:5, None] - 1)) % 1.0
+        y = hsv_to_rgb(torch.stack([hue, hsv[:, 1], hsv[:, 2]],
+                                   1)).clamp(0, 1)
+        return torch.where(col(0) < noise.jitter_prob, y, x)
+
+    def grey(x):
+        return torch.where(col(5) < noise.grey_prob,
+                           rgb_to_grey(x).expand_as(x), x)
+
+    def blur(x):
+        lo, hi = noise.blur_sigma_range
+        blurred = gaussian_blur(x, lo + (hi - lo) * u[:, 7],
+                                noise.kernel_size)
+        return torch.where(col(6) < noise.blur_prob, blurred, x)
+
+    steps = dict(jitter=jitter, grey=grey, blur=blur)
+    for name in order:
+        x = steps[name](x)
     return x.clamp(0, 1) * 255
 
 
+@pytest.mark.parametrize('order', [RELEASE_ORDER, ('jitter', 'grey', 'blur')])
 @pytest.mark.parametrize('probs', [(0.5, 0.2, 1.0), (1.0, 0.0, 0.5),
                                    (0.0, 1.0, 0.0)])
-def test_photometric_noise_per_view_selection(probs):
+def test_photometric_noise_per_view_selection(probs, order):
     """Only the selected views get each step, with their own random
     numbers: the same result as computing every step for all views."""
     jitter, grey, blur = probs
     noise = MODELS.build(
         dict(type='PhotometricNoise', jitter_prob=jitter, grey_prob=grey,
-             blur_prob=blur))
+             blur_prob=blur, order=order))
     x = torch.rand(16, 3, 9, 13) * 255
     for seed in range(3):
         out = noise(x, torch.Generator().manual_seed(seed))
-        ref = _dense_noise(noise, x, torch.Generator().manual_seed(seed))
+        ref = _dense_noise(noise, x, torch.Generator().manual_seed(seed),
+                           order)
         torch.testing.assert_close(out, ref, atol=1e-4, rtol=0)
+
+
+def test_photometric_noise_default_is_release_order():
+    """The release blurs every view, then jitters (p 0.5), then greys
+    (p 0.2): the defaults. The order matters (blur and jitter do not
+    commute)."""
+    noise = MODELS.build(dict(type='PhotometricNoise'))
+    assert (noise.blur_prob, noise.jitter_prob, noise.grey_prob) == \
+        (1.0, 0.5, 0.2)
+    x = torch.rand(16, 3, 9, 13) * 255
+    out = noise(x, torch.Generator().manual_seed(0))
+    ref = _dense_noise(noise, x, torch.Generator().manual_seed(0),
+                       RELEASE_ORDER)
+    torch.testing.assert_close(out, ref, atol=1e-4, rtol=0)
+    other = _dense_noise(noise, x, torch.Generator().manual_seed(0),
+                         ('jitter', 'grey', 'blur'))
+    assert (other - ref).abs().max() > 1.0
+    with pytest.raises(ValueError, match='permutation'):
+        MODELS.build(dict(type='PhotometricNoise', order=('blur', 'grey')))
 
 
 def test_photometric_noise_shapes_ranges_determinism():

@@ -54,6 +54,34 @@ def test_observe_target_bn_stats_changes_statistics_only():
     assert all(p.grad is None for p in model.parameters())
 
 
+@pytest.mark.parametrize('head', ['aspp', 'fcn'])
+def test_abn_target_pass_reaches_head_bn(head):
+    """The ABN target pass goes through the decode (and auxiliary) heads:
+    every BN layer of the heads updates its running mean with the target
+    batch, (1 - m) old + m mean(input)."""
+    model = build_uda(head=head, update_target_bn_stats=True)
+    data = model.data_preprocessor(make_batch(), True)
+    heads = [model.segmentor.decode_head]
+    if model.segmentor.with_auxiliary_head:
+        heads.append(model.segmentor.auxiliary_head)
+    bns = [m for h in heads for m in h.modules() if isinstance(m, _BatchNorm)]
+    assert bns
+    seen, old = {}, {}
+    hooks = []
+    for bn in bns:
+        old[bn] = bn.running_mean.clone()
+        hooks.append(bn.register_forward_pre_hook(
+            lambda m, inp: seen.__setitem__(m, inp[0].detach().clone())))
+    model.observe_target_bn_stats(data['target_inputs'])
+    for h in hooks:
+        h.remove()
+    assert set(seen) == set(bns)
+    for bn in bns:
+        m = bn.momentum
+        expected = (1 - m) * old[bn] + m * seen[bn].mean(dim=(0, 2, 3))
+        torch.testing.assert_close(bn.running_mean, expected)
+
+
 def test_abn_train_step_sees_both_domains():
     """train_step with update_target_bn_stats and lr 0: no weight moves; the
     BN statistics are those of the source forward followed by a target
@@ -78,7 +106,7 @@ def test_abn_train_step_sees_both_domains():
     data = ref.data_preprocessor(batch, True)
     with torch.no_grad():
         forward_heads(ref.segmentor, data['inputs'])
-        ref.segmentor.extract_feat(data['target_inputs'])
+        forward_heads(ref.segmentor, data['target_inputs'])
     expected = snapshot(ref)
     for k in stats:
         torch.testing.assert_close(after[k], expected[k], msg=k)

@@ -62,6 +62,8 @@ from mmengine.structures import PixelData  # noqa: E402
 import mmseg_uda  # noqa: E402,F401
 from mmseg.registry import MODELS  # noqa: E402
 from mmseg.structures import SegDataSample  # noqa: E402
+from mmseg_uda.engine.hooks.run_seed_hook import (  # noqa: E402
+    hand_over_run_seed)
 from mmseg_uda.models.uda.student_outputs import (  # noqa: E402
     forward_heads, head_losses)
 from mmseg_uda.utils.device_config import adapt_cfg_to_device  # noqa: E402
@@ -206,6 +208,9 @@ class Bench:
         self.batch_size = batch_size or cfg.train_dataloader.batch_size
         self.model = MODELS.build(cfg.model).to(device)
         self.model.train()
+        # what RunSeedHook does in a training run
+        hand_over_run_seed(self.model,
+                           cfg.get('randomness', {}).get('seed') or 0)
         self.optim = build_optim_wrapper(self.model, cfg.optim_wrapper)
         h, w = cfg.model.data_preprocessor['size']
         b = self.batch_size

@@ -5,7 +5,9 @@ target training images and writes ``chi`` of shape (num_images,
 num_classes), row ``l`` for image ``l`` of the target dataset, for
 ``ClassBalancedTargetSampler(class_stats_file=...)``:
 
-- ``--mode soft`` (paper, Eq. 1): mean softmax probability of each class.
+- ``--mode soft`` (paper, Eq. 1): mean probability of each class (softmax
+  of the logits; for a dual head, its fused prediction renormalised, see
+  ``prediction_probabilities``).
 - ``--mode count`` (release): pixels of image ``l`` predicted as ``c`` over
   all pixels predicted as ``c`` in the whole dataset.
 
@@ -46,6 +48,8 @@ import mmseg_uda  # noqa: E402,F401  (registers components)
 from mmseg.registry import DATASETS, MODELS  # noqa: E402
 from mmseg_uda.engine.samplers.class_balanced_sampler import (  # noqa: E402
     STAT_MODES, finalize_class_stats, per_image_class_stats)
+from mmseg_uda.models.uda.student_outputs import (  # noqa: E402
+    prediction_probabilities)
 from mmseg_uda.utils.device_config import adapt_cfg_to_device  # noqa: E402
 from mmseg_uda.utils.dist_utils import setup_distributed  # noqa: E402
 
@@ -117,6 +121,15 @@ def select_dataset_cfg(cfg: Config, key: str, keep_pipeline: bool) -> dict:
     return ds_cfg
 
 
+def image_class_stats(model, data: dict, mode: str) -> torch.Tensor:
+    """The statistic (C,) of one collated image: the model's prediction
+    (``test_step``, so ``test_cfg`` applies) turned into probabilities for
+    any head type (:func:`prediction_probabilities`)."""
+    sample = model.test_step(data)[0]
+    probs = prediction_probabilities(model, sample.seg_logits.data)
+    return per_image_class_stats(probs, mode, is_probs=True)
+
+
 def main():
     args = parse_args()
     cfg = Config.fromfile(args.config)
@@ -139,8 +152,8 @@ def main():
     part = []
     with torch.no_grad():
         for idx in indices:
-            sample = model.test_step(pseudo_collate([dataset[idx]]))[0]
-            stat = per_image_class_stats(sample.seg_logits.data, args.mode)
+            stat = image_class_stats(model, pseudo_collate([dataset[idx]]),
+                                     args.mode)
             part.append((idx, stat.cpu().numpy()))
             if bar is not None:
                 bar.update()

@@ -41,4 +41,6 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'),
     # global RNG states in checkpoints: --resume repeats the run exactly
-    rng_state=dict(type='RNGStateHook'))
+    rng_state=dict(type='RNGStateHook'),
+    # the run's randomness.seed to the model's own generators (SAC views)
+    run_seed=dict(type='RunSeedHook'))

@@ -4,10 +4,14 @@
 # - momentum teacher psi <- 0.99 psi + 0.01 phi every 100 iterations (weights
 #   and BN statistics), kept by EMATeacherHook;
 # - 4 views per target image (full + 3 crops, s ~ U(0.5, 1), flips), teacher
-#   predictions fused over views; student views with blur / colour jitter /
-#   greyscale;
-# - pseudo labels with the moving class prior (gamma_chi 0.99) and
-#   thresholds zeta (1 - exp(-chi / beta)) m*, zeta 0.75, beta 1e-3;
+#   predictions fused over views; student views with blur (always), then
+#   colour jitter (p 0.5), then greyscale (p 0.2): the release's order (the
+#   paper gives none; PhotometricNoise `order`);
+# - pseudo labels with the moving class prior (gamma_chi 0.99, from the
+#   teacher's raw per-view softmax) and thresholds
+#   zeta (1 - exp(-chi / beta)) m*, zeta 0.75, beta 1e-3, peak m* over all
+#   pixels (paper Eq. 4; the release's, over the argmax pixels:
+#   pseudo_labeler.peak='argmax');
 # - focal confidence loss, lambda 3, target weight 5 (ResNet-101).
 model = dict(
     type='UDASegmentor',

@@ -1,4 +1,5 @@
 from .ema_teacher_hook import EMATeacherHook  # noqa: F401
 from .rng_state_hook import RNGStateHook  # noqa: F401
+from .run_seed_hook import RunSeedHook  # noqa: F401
 from .uda_dataset_check_hook import UDADatasetCheckHook  # noqa: F401
 from .uda_visualization_hook import UDAVisualizationHook  # noqa: F401

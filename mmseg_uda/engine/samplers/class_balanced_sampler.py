@@ -17,7 +17,9 @@ STAT_MODES = ('soft', 'count')
 _BALANCED_SEED_OFFSET = 0x5AC_7A46E7
 
 
-def per_image_class_stats(seg_logits: Tensor, mode: str = 'soft') -> Tensor:
+def per_image_class_stats(seg_logits: Tensor,
+                          mode: str = 'soft',
+                          is_probs: bool = False) -> Tensor:
     """Per-image class statistic of predicted segmentations.
 
     - ``'soft'`` (paper, Eq. 1): ``chi_{c,l} = 1/(hw) sum_ij m_{c,l,i,j}``,
@@ -26,8 +28,12 @@ def per_image_class_stats(seg_logits: Tensor, mode: str = 'soft') -> Tensor:
       ``c`` (normalised over the images by :func:`finalize_class_stats`).
 
     Args:
-        seg_logits (Tensor): Logits (C, H, W) of one image or (N, C, H, W).
+        seg_logits (Tensor): Logits (C, H, W) of one image or (N, C, H, W),
+            or class probabilities with ``is_probs=True``.
         mode (str): 'soft' or 'count'. Defaults to 'soft'.
+        is_probs (bool): The input already holds probabilities (summing to
+            one over classes); 'soft' then averages them without another
+            softmax. Defaults to False.
 
     Returns:
         Tensor: Statistic (C,) or (N, C), float64.
@@ -42,7 +48,8 @@ def per_image_class_stats(seg_logits: Tensor, mode: str = 'soft') -> Tensor:
     logits = logits.detach().double()
     N, C = logits.shape[:2]
     if mode == 'soft':
-        stats = logits.softmax(dim=1).mean(dim=(2, 3))
+        probs = logits if is_probs else logits.softmax(dim=1)
+        stats = probs.mean(dim=(2, 3))
     else:
         pred = logits.argmax(dim=1).flatten(1)  # (N, HW)
         stats = torch.zeros(N, C, dtype=torch.float64, device=pred.device)

@@ -9,7 +9,6 @@ from typing import List, Sequence, Tuple
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmcv.cnn import build_conv_layer
 from torch import Tensor
 
@@ -18,6 +17,8 @@ from mmseg.models.losses import accuracy
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import SampleList
+
+from .head_fusion import FUSE_MODES, fuse_head_scores
 
 
 class DeepLabV2Classifier(nn.Module):
@@ -153,7 +154,7 @@ class DualDeepLabV2Head(BaseDecodeHead):
             'in_channels must be (aux_channels, primary_channels)'
         assert isinstance(in_index, (list, tuple)) and len(in_index) == 2, \
             'in_index must be (aux_index, primary_index)'
-        assert fuse_mode in ('prob', 'logit'), \
+        assert fuse_mode in FUSE_MODES, \
             f'fuse_mode must be "prob" or "logit", got {fuse_mode}'
         # The classifiers map features straight to logits, so ``channels``
         # has no meaning here; accept and drop it (and ``input_transform``)
@@ -338,7 +339,5 @@ class DualDeepLabV2Head(BaseDecodeHead):
             Tensor: ``softmax(primary) + w * softmax(aux)`` (``'prob'``) or
             ``softmax(primary + w * aux)`` (``'logit'``).
         """
-        if self.fuse_mode == 'prob':
-            return F.softmax(primary, dim=1) + \
-                self.fuse_weight * F.softmax(aux, dim=1)
-        return F.softmax(primary + self.fuse_weight * aux, dim=1)
+        return fuse_head_scores(primary, aux, self.fuse_weight,
+                                self.fuse_mode)

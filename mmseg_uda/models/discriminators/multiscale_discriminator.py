@@ -49,11 +49,16 @@ class MultiScaleDiscriminator(BaseModule):
         num_res_blocks x [x + conv3(lrelu(conv3(x)))], conv1x1 (-> 1)
 
     with ``d = base_channels = 32``, LeakyReLU(0.2) after every plain conv,
-    no normalisation, reflect padding and N(0, 0.02) weights / zero biases.
+    no normalisation, zero padding and N(0, 0.02) weights / zero biases.
     Every sub-network downsamples by 8, so scale ``s`` gives a map of about
-    (H / 2^(s+3), W / 2^(s+3)). With reflect padding the coarsest feature
-    map must be at least 2x2, i.e. H, W >= 2^(num_scales+3) (64 for three
-    scales); use ``padding_mode='zeros'`` for smaller inputs.
+    (H / 2^(s+3), W / 2^(s+3)).
+
+    Padding: the release's convolution block declares reflect padding but
+    has its padding layer commented out, so its 3x3 convs pad with zeros
+    (``padding_mode='zeros'``, the default). ``padding_mode='reflect'``
+    is the padding that block was written for; with it the coarsest
+    feature map must be at least 2x2, i.e. H, W >= 2^(num_scales+3) (64
+    for three scales).
 
     It is meant for the least-squares GAN loss with the R1 penalty
     (:class:`GANLoss` with ``gan_type='lsgan'`` and
@@ -69,8 +74,8 @@ class MultiScaleDiscriminator(BaseModule):
             Default: 2.
         num_res_blocks (int): Residual blocks per scale. Default: 4.
         negative_slope (float): Slope of the LeakyReLU. Default: 0.2.
-        padding_mode (str): Padding of the 3x3 convs, ``'reflect'`` (release)
-            or ``'zeros'``. Default: 'reflect'.
+        padding_mode (str): Padding of the 3x3 convs, ``'zeros'``
+            (release) or ``'reflect'``. Default: 'zeros'.
         init_cfg (dict | list[dict]): Initialisation config. Default:
             N(0, 0.02) weights and zero biases of all convs.
     """
@@ -82,11 +87,14 @@ class MultiScaleDiscriminator(BaseModule):
                  num_layers: int = 2,
                  num_res_blocks: int = 4,
                  negative_slope: float = 0.2,
-                 padding_mode: str = 'reflect',
+                 padding_mode: str = 'zeros',
                  init_cfg=dict(type='Normal', std=0.02, bias=0,
                                layer='Conv2d')):
         super().__init__(init_cfg)
         assert num_scales >= 1 and num_layers >= 1
+        if padding_mode not in ('zeros', 'reflect'):
+            raise ValueError("padding_mode must be 'zeros' or 'reflect', got "
+                             f'{padding_mode!r}')
         self.num_scales = num_scales
         self.downsample = nn.AvgPool2d(
             kernel_size=3, stride=2, padding=1, count_include_pad=False)

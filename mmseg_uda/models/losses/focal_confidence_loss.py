@@ -25,6 +25,15 @@ class FocalConfidenceLoss(nn.Module):
     :math:`\\bar{m} = \\mathrm{softmax}(\\text{student logits})`. The
     confidence and the prior are treated as constants (detached).
 
+    Paper vs. release: this loss follows Eq. 6, each pixel weighted by the
+    confidence :math:`m_{c^*}` of its own view. The release multiplies its
+    per-pixel loss of shape (B, H, W) by a confidence map of shape
+    (B, 1, H, W); broadcasting makes that (B, B, H, W), so each pixel is
+    weighted by the confidence at the same position *averaged over the B
+    views on that GPU*, which depends on how the views are split over GPUs.
+    On identical inputs that changes the loss by 7.7% (2 views per GPU) and
+    18% (4 views); it is not reproduced here.
+
     Reduction with ``reduction='mean'``: the release averages over *all*
     pixels, ignored ones contributing 0 (``avg_non_ignore=False``, the
     default); ``avg_non_ignore=True`` averages over the labelled pixels only.

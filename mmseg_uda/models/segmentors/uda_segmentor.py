@@ -43,9 +43,10 @@ class UDASegmentor(BaseModel):
       Eq. 5), after ``memory_reg_start_iter`` iterations;
     - ``self_training`` + ``teacher``: a momentum teacher whose fused
       multi-view predictions give pseudo labels (SAC);
-    - ``update_target_bn_stats``: target images pass through the student in
-      train mode without loss or gradient so BatchNorm statistics see both
-      domains (SAC's ABN pre-training);
+    - ``update_target_bn_stats``: target images pass through the whole
+      student in train mode without loss or gradient so the BatchNorm
+      statistics of backbone and heads see both domains (SAC's ABN
+      pre-training);
     - ``freeze_bn_stats``: BN running statistics stay fixed while the BN
       affine parameters train (SAC adaptation).
 
@@ -138,7 +139,10 @@ class UDASegmentor(BaseModel):
         self.class_names: Optional[Tuple[str, ...]] = None
         self.adversary = MODELS.build(
             adversary, default_args=dict(
-                num_classes=self.num_classes)) if adversary else None
+                num_classes=self.num_classes,
+                fuse_weight=getattr(self.segmentor.decode_head,
+                                    'fuse_weight', 0.5))) \
+            if adversary else None
         self.memory_reg = MODELS.build(memory_reg) if memory_reg else None
         if memory_reg_on not in ('target', 'labelled'):
             raise ValueError("memory_reg_on must be 'target' or 'labelled', "
@@ -380,9 +384,11 @@ class UDASegmentor(BaseModel):
 
     @torch.no_grad()
     def observe_target_bn_stats(self, target_inputs: Tensor) -> None:
-        """ABN: forward target images in train mode, no loss, no gradient,
-        so BN running statistics average over both domains."""
-        self.segmentor.extract_feat(target_inputs)
+        """ABN: forward target images through the whole student (backbone,
+        neck, decode and auxiliary heads) in train mode, no loss, no
+        gradient, so the running statistics of every BN layer, those of the
+        heads included (e.g. SegFormer's), average over both domains."""
+        forward_heads(self.segmentor, target_inputs)
 
     def _needs_target_forward(self) -> bool:
         return self.adversary is not None or \

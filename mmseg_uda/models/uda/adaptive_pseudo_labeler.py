@@ -26,6 +26,16 @@ def class_max(probs: Tensor) -> Tuple[Tensor, Tensor]:
     return probs.max(dim=1)
 
 
+def argmax_peaks(probs: Tensor) -> Tensor:
+    """Per map and class, the largest probability of class ``c`` over the
+    pixels whose argmax is ``c`` (0 where no pixel predicts ``c``), (N, C),
+    for (N, C, h, w) maps in either memory format."""
+    conf, idx = class_max(probs)
+    peaks = conf.new_zeros(probs.shape[:2])
+    return peaks.scatter_reduce_(1, idx.flatten(1), conf.flatten(1),
+                                 reduce='amax', include_self=True)
+
+
 def spatial_max(probs: Tensor) -> Tensor:
     """The maximum over all pixels of every map and class, (N, C), for
     (N, C, ...) maps in either memory format."""
@@ -65,6 +75,12 @@ class AdaptivePseudoLabeler(nn.Module):
         \\theta_{c,n} = \\zeta (1 - e^{-\\chi_c / \\beta}) m^*_{c,n},
         \\qquad m^*_{c,n} = \\max_{i,j} m_{c,n,i,j}.
 
+    Peak confidence :math:`m^*_{c,n}` (``peak``): ``'all'`` (default) takes
+    it over all pixels, as Eq. 4 of the paper; ``'argmax'`` only over the
+    pixels whose most likely class is ``c`` (the release), so a class that is
+    everywhere second-best does not raise its own threshold. The two agree
+    for every class whose most confident pixel also predicts it.
+
     The release also clamps the threshold from below,
     ``theta <- max(theta, min_threshold)`` (0.2 for ResNet-101, 0.1 for
     VGG-16); the paper does not (``min_threshold=None``, the default).
@@ -82,7 +98,12 @@ class AdaptivePseudoLabeler(nn.Module):
         ignore_index (int): Label of unselected pixels. Defaults to 255.
         prior_init (str): 'first_batch' or 'uniform', see above.
             Defaults to 'first_batch'.
+        peak (str): Pixels of the peak confidence :math:`m^*_c`: ``'all'``
+            (paper, Eq. 4) or ``'argmax'`` (release). Defaults to 'all'.
     """
+
+    #: peak confidence (N, C) of (N, C, h, w) maps, by ``peak``
+    PEAKS = dict(all=spatial_max, argmax=argmax_peaks)
 
     def __init__(self,
                  num_classes: int,
@@ -91,8 +112,12 @@ class AdaptivePseudoLabeler(nn.Module):
                  beta: float = 1e-3,
                  min_threshold: Optional[float] = None,
                  ignore_index: int = 255,
-                 prior_init: str = 'first_batch') -> None:
+                 prior_init: str = 'first_batch',
+                 peak: str = 'all') -> None:
         super().__init__()
+        if peak not in self.PEAKS:
+            raise ValueError(f'peak must be one of {sorted(self.PEAKS)}, '
+                             f'got {peak!r}')
         if num_classes < 1:
             raise ValueError(f'num_classes must be >= 1, got {num_classes}')
         if not 0 <= momentum <= 1:
@@ -109,6 +134,7 @@ class AdaptivePseudoLabeler(nn.Module):
         self.min_threshold = min_threshold
         self.ignore_index = ignore_index
         self.prior_init = prior_init
+        self.peak = peak
         self.register_buffer('class_prior',
                              torch.full((num_classes, ), 1.0 / num_classes))
         self.register_buffer('num_updates', torch.zeros((), dtype=torch.long))
@@ -117,7 +143,7 @@ class AdaptivePseudoLabeler(nn.Module):
         return (f'num_classes={self.num_classes}, momentum={self.momentum}, '
                 f'zeta={self.zeta}, beta={self.beta}, '
                 f'min_threshold={self.min_threshold}, '
-                f'prior_init={self.prior_init!r}')
+                f'prior_init={self.prior_init!r}, peak={self.peak!r}')
 
     def reduce_statistic(self, stat: Tensor) -> Tensor:
         """Average the batch statistic over all ranks (hook point).
@@ -172,7 +198,7 @@ class AdaptivePseudoLabeler(nn.Module):
         Returns:
             Tensor: Thresholds :math:`\\theta` (N, C), float32.
         """
-        peak = spatial_max(probs.detach().float())  # Eq. 4
+        peak = self.PEAKS[self.peak](probs.detach().float())  # Eq. 4
         prior = self.class_prior.float().to(peak.device)
         theta = self.zeta * (1 - torch.exp(-prior / self.beta)) * peak
         if self.min_threshold is not None:

@@ -24,7 +24,9 @@ class AugmentationConsistency(BaseModule):
        the full-image canvas and average each pixel over the views covering
        it, warp the fused map back to every view (at a reduced resolution
        by default, see ``fusion_upsample``); update the moving class
-       prior :math:`\\chi` (Eq. 1-2) and threshold the fused confidences with
+       prior :math:`\\chi` (Eq. 1-2) with the teacher's raw per-view
+       softmax maps (before the fusion, at the fusion size; paper and
+       release alike) and threshold the fused confidences with
        :math:`\\theta_c = \\zeta (1 - e^{-\\chi_c/\\beta}) m^*_c` (Eq. 3-4) into
        pseudo labels. The student's copies of the views get photometric
        noise.
@@ -52,7 +54,11 @@ class AugmentationConsistency(BaseModule):
 
     Randomness (crops, flips, noise) comes from a generator seeded with
     ``(seed, iteration, rank)``, so a resumed run draws exactly the views the
-    uninterrupted run would have drawn and every rank draws its own.
+    uninterrupted run would have drawn and every rank draws its own. The
+    ``seed`` is the run's ``randomness.seed`` by default (``seed=None``):
+    ``RunSeedHook`` hands ``runner.seed`` over before the first iteration
+    (:meth:`set_run_seed`), so runs with different seeds draw different
+    views and noise.
 
     Args:
         num_classes (int): Number of classes (filled in by ``UDASegmentor``).
@@ -70,7 +76,10 @@ class AugmentationConsistency(BaseModule):
         fusion_upsample (float, optional): Upsampling factor of the teacher
             logits for the multi-view fusion (at most the view size); None
             fuses at the view size (release). Defaults to 2.0.
-        seed (int): Base seed of the view and noise generator.
+        seed (int, optional): Base seed of the view and noise generator.
+            None (default) follows the run's seed, set by ``RunSeedHook``
+            (an error names the hook when it is missing); an int fixes the
+            draws whatever the run's seed.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -84,7 +93,7 @@ class AugmentationConsistency(BaseModule):
                  aux_weight: float = 0.5,
                  rampup_iters: int = 0,
                  fusion_upsample: Optional[float] = 2.0,
-                 seed: int = 0,
+                 seed: Optional[int] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg)
         if fusion_upsample is not None and fusion_upsample <= 0:
@@ -99,11 +108,32 @@ class AugmentationConsistency(BaseModule):
         self.rampup_iters = rampup_iters
         self.fusion_upsample = fusion_upsample
         self.seed = seed
+        self.run_seed: Optional[int] = None
+
+    def set_run_seed(self, seed: int) -> None:
+        """Take the run's seed (called by ``RunSeedHook``); used when the
+        config leaves ``seed=None``."""
+        self.run_seed = int(seed)
+
+    def base_seed(self) -> int:
+        """The configured ``seed``, else the run's seed."""
+        if self.seed is not None:
+            return int(self.seed)
+        if self.run_seed is None:
+            raise RuntimeError(
+                'AugmentationConsistency(seed=None) follows the run\'s '
+                'randomness.seed, but no RunSeedHook handed it over: add '
+                "default_hooks.run_seed=dict(type='RunSeedHook') to the "
+                'config (mmseg_uda/engine/hooks/run_seed_hook.py), or set '
+                'model.self_training.seed')
+        return self.run_seed
 
     def generator(self, iteration: int) -> torch.Generator:
-        """The CPU generator of one iteration on this rank."""
+        """The CPU generator of one iteration on this rank, seeded with
+        ``(seed, iteration, rank)``."""
         g = torch.Generator()
-        g.manual_seed((self.seed * 1_000_003 + iteration) * 1_009 + get_rank())
+        key = (self.base_seed() * 1_000_003 + iteration) * 1_009 + get_rank()
+        g.manual_seed(key % (1 << 63))
         return g
 
     def _noise_on_normalised(self, views: Tensor, data_preprocessor,
@@ -142,10 +172,47 @@ class AugmentationConsistency(BaseModule):
         return h, w
 
     @torch.no_grad()
+    def teacher_probabilities(self, teacher: torch.nn.Module,
+                              outputs: HeadOutputs,
+                              view_size: Sequence[int]) -> Tensor:
+        """The teacher's raw class probabilities of every view (before the
+        multi-view fusion), at the fusion size (:meth:`fusion_size`).
+
+        Args:
+            teacher (nn.Module): The momentum network.
+            outputs (HeadOutputs): Its logits of the views.
+            view_size (Sequence[int]): (height, width) of the views.
+
+        Returns:
+            Tensor: (B * V, C, h, w) float32 probabilities.
+        """
+        size = (int(view_size[0]), int(view_size[1]))
+        fsize = self.fusion_size(outputs.primary.shape[-2:], size)
+        return fused_probabilities(teacher, outputs, fsize).float()
+
+    @torch.no_grad()
+    def fuse_probabilities(self, teacher: torch.nn.Module, probs: Tensor,
+                           affines: Tensor,
+                           view_size: Sequence[int]) -> Tensor:
+        """Fuse per-view maps of :meth:`teacher_probabilities` over the
+        views of each image (:func:`fuse_views`), seen through each view.
+
+        Returns:
+            Tensor: Fused maps (B * V, C, *view_size), float32 (in
+            channels-last memory format when fused below the view size).
+        """
+        size = (int(view_size[0]), int(view_size[1]))
+        if tuple(probs.shape[-2:]) == size:  # the release: at the view size
+            return fuse_views(probs, affines)
+        align = bool(getattr(teacher.decode_head, 'align_corners', False))
+        return fuse_coarse_views(probs, affines, size, align_corners=align)
+
+    @torch.no_grad()
     def fuse_teacher(self, teacher: torch.nn.Module, outputs: HeadOutputs,
                      affines: Tensor, view_size: Sequence[int]) -> Tensor:
         """The teacher's class probabilities of every view, fused over the
-        views of each image (:func:`fuse_views`) and seen through each view.
+        views of each image (:func:`fuse_views`) and seen through each view:
+        :meth:`teacher_probabilities`, then :meth:`fuse_probabilities`.
 
         Args:
             teacher (nn.Module): The momentum network.
@@ -157,13 +224,8 @@ class AugmentationConsistency(BaseModule):
             Tensor: Fused maps (B * V, C, *view_size), float32 (in
             channels-last memory format when fused below the view size).
         """
-        size = (int(view_size[0]), int(view_size[1]))
-        fsize = self.fusion_size(outputs.primary.shape[-2:], size)
-        probs = fused_probabilities(teacher, outputs, fsize).float()
-        if fsize == size:  # the release: fusion at the view size
-            return fuse_views(probs, affines)
-        align = bool(getattr(teacher.decode_head, 'align_corners', False))
-        return fuse_coarse_views(probs, affines, size, align_corners=align)
+        probs = self.teacher_probabilities(teacher, outputs, view_size)
+        return self.fuse_probabilities(teacher, probs, affines, view_size)
 
     @torch.no_grad()
     def make_targets(self, teacher: torch.nn.Module, target_inputs: Tensor,
@@ -188,9 +250,13 @@ class AugmentationConsistency(BaseModule):
         views, affines = self.views(target_inputs, g)
         student_views = self._noise_on_normalised(views, data_preprocessor, g)
         teacher_out = forward_heads(teacher, views)
-        fused = self.fuse_teacher(teacher, teacher_out, affines,
-                                  views.shape[-2:])
-        self.pseudo_labeler.update_prior(fused)
+        probs = self.teacher_probabilities(teacher, teacher_out,
+                                           views.shape[-2:])
+        # Eq. 1: the prior follows the teacher's raw per-view softmax (paper
+        # and release), not the fused targets
+        self.pseudo_labeler.update_prior(probs)
+        fused = self.fuse_probabilities(teacher, probs, affines,
+                                        views.shape[-2:])
         labels, confidence, thresholds = self.pseudo_labeler(fused)
         coverage = (labels != self.pseudo_labeler.ignore_index).float().mean()
         logs = dict(

@@ -7,6 +7,7 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from ..decode_heads.head_fusion import fuse_head_scores
 from ..losses.gan_loss import r1_gradient_penalty
 
 
@@ -32,7 +33,9 @@ class OutputSpaceAdversary(BaseModule):
 
     Source is the "real" label. With ``real_input='fused'`` (MRNet release)
     the source map of every discriminator is
-    :math:`\\mathrm{softmax}(z_p + 0.5 z_a)` instead of the head's own map.
+    :math:`\\mathrm{softmax}(z_p + w z_a)` instead of the head's own map
+    (:func:`fuse_head_scores` in ``'logit'`` mode), :math:`w` the decode
+    head's ``fuse_weight`` (0.5; passed by ``UDASegmentor``).
 
     Args:
         discriminators (dict[str, dict]): Head name -> discriminator config.
@@ -43,6 +46,9 @@ class OutputSpaceAdversary(BaseModule):
         gradient_penalty (float): Weight of an R1 penalty on source inputs
             (release: 0.01 with the multi-scale discriminator). 0 disables.
         real_input (str): ``'head'`` (paper) or ``'fused'`` (release).
+        fuse_weight (float): :math:`w` of the fused real map; filled in by
+            ``UDASegmentor`` from the decode head's ``fuse_weight``.
+            Defaults to 0.5.
         num_classes (int, optional): Number of classes of the segmentor
             (passed by ``UDASegmentor``); filled into discriminator configs
             that do not set it, and checked against those that do.
@@ -56,6 +62,7 @@ class OutputSpaceAdversary(BaseModule):
                  disc_loss_weight: float = 0.5,
                  gradient_penalty: float = 0.0,
                  real_input: str = 'head',
+                 fuse_weight: float = 0.5,
                  num_classes: Optional[int] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg)
@@ -87,6 +94,7 @@ class OutputSpaceAdversary(BaseModule):
         self.disc_loss_weight = disc_loss_weight
         self.gradient_penalty = gradient_penalty
         self.real_input = real_input
+        self.fuse_weight = fuse_weight
 
     @property
     def head_names(self):
@@ -139,8 +147,9 @@ class OutputSpaceAdversary(BaseModule):
     def _real_map(self, name: str, source_logits: Dict[str, Tensor]
                   ) -> Tensor:
         if self.real_input == 'fused' and 'aux' in source_logits:
-            return self._softmax(source_logits['primary'] +
-                                 0.5 * source_logits['aux'])
+            return fuse_head_scores(source_logits['primary'].float(),
+                                    source_logits['aux'].float(),
+                                    self.fuse_weight, mode='logit')
         return self._softmax(source_logits[name])
 
     def discriminator_loss(self, name: str, source_logits: Dict[str, Tensor],

@@ -115,9 +115,10 @@ def fused_probabilities(segmentor: nn.Module, outputs: HeadOutputs,
                         size: Sequence[int]) -> Tensor:
     """Class probabilities of the segmentor's prediction at ``size``.
 
-    For a head with a ``fuse`` method (e.g. :class:`DualDeepLabV2Head`) the
-    fused scores are renormalised to sum to one per pixel; otherwise the
-    softmax of the primary head.
+    For a head with a ``fuse`` method (e.g. :class:`DualDeepLabV2Head`,
+    whose ``fuse`` is :func:`fuse_head_scores` with the head's
+    ``fuse_weight`` and ``fuse_mode``) the fused scores are renormalised to
+    sum to one per pixel; otherwise the softmax of the primary head.
     """
     head = segmentor.decode_head
     align = getattr(head, 'align_corners', False)
@@ -126,6 +127,35 @@ def fused_probabilities(segmentor: nn.Module, outputs: HeadOutputs,
         scores = head.fuse(primary, _resize(outputs.aux, size, align))
         return scores / scores.sum(dim=1, keepdim=True)
     return torch.softmax(primary.float(), dim=1)
+
+
+def prediction_probabilities(segmentor: nn.Module,
+                             seg_logits: Tensor) -> Tensor:
+    """Class probabilities from the ``seg_logits`` of a segmentor's
+    prediction (``SegDataSample.seg_logits.data``, (C, H, W) or
+    (N, C, H, W)).
+
+    A decode head with a ``fuse`` method (e.g. :class:`DualDeepLabV2Head`)
+    already predicts fused class scores (non-negative, e.g.
+    ``softmax(z_p) + w softmax(z_a)``); they are renormalised to sum to one
+    per pixel, like :func:`fused_probabilities`. Any other head predicts
+    logits, turned into probabilities by a softmax.
+
+    Args:
+        segmentor (nn.Module): The mmseg segmentor, or a model holding it
+            as ``segmentor`` (``UDASegmentor``).
+        seg_logits (Tensor): The predicted scores.
+
+    Returns:
+        Tensor: Probabilities, same shape, float32 or wider.
+    """
+    segmentor = getattr(segmentor, 'segmentor', segmentor)
+    dim = seg_logits.dim() - 3
+    scores = seg_logits.float() if seg_logits.dtype in (
+        torch.float16, torch.bfloat16) else seg_logits
+    if hasattr(segmentor.decode_head, 'fuse'):
+        return scores / scores.sum(dim=dim, keepdim=True)
+    return torch.softmax(scores, dim=dim)
 
 
 def labels_to_samples(labels: Tensor) -> List[SegDataSample]:
