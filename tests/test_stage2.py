@@ -207,14 +207,129 @@ def test_generate_values_resolution_and_resume(model, target):
         if f.endswith('.png'))
     assert len(pngs) == 3
     mtimes = {p: os.stat(p).st_mtime_ns for p in pngs}
-    stats = generate_pseudo_labels(model, dataset, out, progress=False)
+    stats = generate_pseudo_labels(model, dataset, out, progress=False,
+                                   meta=dict(config='cfg.py'))
     assert stats['written'] == 0 and stats['skipped'] == 3
     assert {p: os.stat(p).st_mtime_ns for p in pngs} == mtimes
     os.remove(pngs[1])
-    stats = generate_pseudo_labels(model, dataset, out, progress=False)
+    stats = generate_pseudo_labels(model, dataset, out, progress=False,
+                                   meta=dict(config='cfg.py'))
     assert stats['written'] == 1 and stats['skipped'] == 2
     assert not [f for _, _, fs in os.walk(out) for f in fs
                 if f.endswith('.tmp')]
+
+
+@pytest.fixture(scope='module')
+def other_model():
+    """A second stage-I model: same architecture, other weights."""
+    torch.manual_seed(1)
+    m = MODELS.build(tiny_model_cfg())
+    with torch.no_grad():
+        for conv in list(m.segmentor.decode_head.conv_seg.convs) + list(
+                m.segmentor.decode_head.conv_seg_aux.convs):
+            conv.weight.mul_(1000.)
+            conv.bias.zero_()
+    return m.eval()
+
+
+def _files(folder):
+    return {
+        osp.relpath(osp.join(d, f), folder): open(osp.join(d, f), 'rb').read()
+        for d, _, fs in os.walk(folder) for f in fs
+    }
+
+
+@pytest.mark.parametrize('change', [
+    dict(model='other'), dict(tta=True), dict(fusion='logit'),
+    dict(class_portion=0.5), dict(meta=dict(checkpoint='other.pth'))
+])
+def test_rerun_with_other_settings_is_refused(model, other_model, target,
+                                              change):
+    """Issue 12.5: a rerun into a folder made with another checkpoint / TTA /
+    fusion / mode writes nothing and leaves meta.json alone; --overwrite
+    regenerates every label with the new settings."""
+    out, dataset = target['out'], target['dataset']
+    generate_pseudo_labels(model, dataset, out, progress=False,
+                           meta=dict(checkpoint='stage1.pth'))
+    before = _files(out)
+    kwargs = dict(meta=dict(checkpoint='stage1.pth'))
+    kwargs.update({k: v for k, v in change.items() if k != 'model'})
+    new_model = other_model if 'model' in change else model
+    with pytest.raises(ValueError, match='other settings') as err:
+        generate_pseudo_labels(new_model, dataset, out, progress=False,
+                               **kwargs)
+    assert 'overwrite' in str(err.value)
+    assert _files(out) == before  # record and labels untouched
+    # --overwrite: every label regenerated, the record names the new run
+    generate_pseudo_labels(new_model, dataset, out, progress=False,
+                           overwrite=True, **kwargs)
+    fresh = target['out'] + '_fresh'
+    generate_pseudo_labels(new_model, dataset, fresh, progress=False,
+                           **kwargs)
+    pngs = {k: v for k, v in _files(fresh).items() if k.endswith('.png')}
+    assert {k: v for k, v in _files(out).items() if k.endswith('.png')} \
+        == pngs
+    meta = json.load(open(osp.join(out, 'meta.json')))
+    assert meta == json.load(open(osp.join(fresh, 'meta.json')))
+    # ... and a rerun with the new settings resumes
+    stats = generate_pseudo_labels(new_model, dataset, out, progress=False,
+                                   **kwargs)
+    assert stats['written'] == 0 and stats['skipped'] == 3
+
+
+def test_labels_without_record_or_legacy_record(model, other_model, target):
+    out, dataset = target['out'], target['dataset']
+    generate_pseudo_labels(model, dataset, out, progress=False,
+                           meta=dict(checkpoint='a.pth'))
+    meta_path = osp.join(out, 'meta.json')
+    meta = json.load(open(meta_path))
+    # labels of unknown origin (interrupted run of an older version)
+    os.remove(meta_path)
+    with pytest.raises(ValueError, match='no meta.json'):
+        generate_pseudo_labels(model, dataset, out, progress=False,
+                               meta=dict(checkpoint='a.pth'))
+    assert not osp.exists(meta_path)
+    # a garbage record
+    with open(meta_path, 'w') as f:
+        f.write('{not json')
+    with pytest.raises(ValueError, match='unreadable'):
+        generate_pseudo_labels(model, dataset, out, progress=False,
+                               meta=dict(checkpoint='a.pth'))
+    # a record of the previous version (no weights fingerprint): compared
+    # on what it records
+    legacy = {k: v for k, v in meta.items()
+              if k not in ('weights_sha256', 'fuse_weight',
+                           'class_balanced')}
+    with open(meta_path, 'w') as f:
+        json.dump(legacy, f)
+    with pytest.raises(ValueError, match="checkpoint: 'a.pth' -> 'b.pth'"):
+        generate_pseudo_labels(other_model, dataset, out, progress=False,
+                               meta=dict(checkpoint='b.pth'))
+    stats = generate_pseudo_labels(model, dataset, out, progress=False,
+                                   meta=dict(checkpoint='a.pth'))
+    assert stats['skipped'] == 3
+    assert json.load(open(meta_path)) == meta
+
+
+@pytest.mark.parametrize('damage', ['truncate', 'empty', 'rgb'])
+def test_damaged_png_is_regenerated(model, target, damage):
+    """Issue 12.5: a truncated / empty / wrong-mode pseudo label is not
+    skipped as done: the rerun replaces it."""
+    out, dataset = target['out'], target['dataset']
+    generate_pseudo_labels(model, dataset, out, progress=False)
+    before = _files(out)
+    rel = 'bremen/bremen_000000_000019.png'
+    path = osp.join(out, rel)
+    if damage == 'truncate':
+        with open(path, 'wb') as f:
+            f.write(before[rel][:len(before[rel]) // 2])
+    elif damage == 'empty':
+        open(path, 'wb').close()
+    else:
+        Image.fromarray(np.zeros((24, 40, 3), np.uint8)).save(path)
+    stats = generate_pseudo_labels(model, dataset, out, progress=False)
+    assert stats['written'] == 1 and stats['skipped'] == 2
+    assert _files(out)[rel] == before[rel]
 
 
 def test_generate_rank_split(model, target):
@@ -274,7 +389,7 @@ def test_release_fusion(model, target):
         pseudo_label_probs(model, data, fusion='mean')
 
 
-def test_tool_end_to_end(model, target, tmp_path):
+def test_tool_end_to_end(model, other_model, target, tmp_path):
     """The command-line tool writes the same labels as the API."""
     ckpt = str(tmp_path / 'stage1.pth')
     torch.save(dict(state_dict=model.state_dict()), ckpt)
@@ -299,6 +414,31 @@ def test_tool_end_to_end(model, target, tmp_path):
             _read(osp.join(out, rel)), _read(osp.join(target['out'], rel)))
     meta = json.load(open(osp.join(out, 'meta.json')))
     assert meta['checkpoint'] == osp.abspath(ckpt) and meta['count'] == 3
+
+    # issue 12.5: the same folder with another checkpoint is refused, with
+    # meta.json untouched; --overwrite regenerates
+    before = _files(out)
+    ckpt2 = str(tmp_path / 'stage1_other.pth')
+    torch.save(dict(state_dict=other_model.state_dict()), ckpt2)
+    cmd = [sys.executable, osp.join(REPO, 'tools', 'gen_pseudo_labels.py'),
+           cfg_path, ckpt2, '--out', out, '--device', 'cpu']
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert proc.returncode != 0
+    assert 'other settings' in proc.stderr and 'checkpoint' in proc.stderr
+    assert _files(out) == before
+    proc = subprocess.run(cmd + ['--overwrite'], capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    meta = json.load(open(osp.join(out, 'meta.json')))
+    assert meta['checkpoint'] == osp.abspath(ckpt2)
+    generate_pseudo_labels(other_model, target['dataset'],
+                           target['out'] + '2', progress=False)
+    for rel in ('aachen/aachen_000000_000019.png',
+                'bremen/bremen_000000_000019.png'):
+        np.testing.assert_array_equal(
+            _read(osp.join(out, rel)), _read(osp.join(target['out'] + '2',
+                                                      rel)))
 
 
 # ---------------------------------------------------------------------------

@@ -5,7 +5,7 @@ Usage::
     python tools/gen_pseudo_labels.py CONFIG CHECKPOINT --out DIR
         [--tta] [--scales 1.0 0.75] [--fusion prob|logit]
         [--class-portion P [--max-threshold T]]
-        [--dataset-key target] [--device cpu|cuda]
+        [--overwrite] [--dataset-key target] [--device cpu|cuda]
         [--launcher none|pytorch] [--cfg-options k=v ...]
 
     # several processes (each handles images rank, rank + W, ...):
@@ -32,8 +32,12 @@ Output: ``DIR/<image path relative to the dataset's image folder, image
 suffix replaced by .png>``, 8-bit single-channel PNGs of train ids, e.g.
 ``DIR/aachen/aachen_000000_000019.png`` for Cityscapes
 ``leftImg8bit/train/aachen/aachen_000000_000019_leftImg8bit.png``; plus
-``DIR/meta.json`` (config, checkpoint, fusion, TTA, classes, count). Runs
-resume: existing PNGs are skipped (they are written atomically). Stage-II
+``DIR/meta.json`` (config, checkpoint and a fingerprint of its weights,
+fusion, TTA, classes, count). Runs resume: existing PNGs that decode are
+skipped (they are written atomically; a truncated one is regenerated). A
+rerun into a folder whose ``meta.json`` names other settings (checkpoint,
+config, fusion, views, mode, ...) is refused; ``--overwrite`` deletes the
+set's labels and regenerates them all. Stage-II
 configs read ``DIR`` with ``PseudoLabelDataset(pseudo_label_dir=DIR)``.
 
 ``--class-portion P`` (0 < P <= 1) adds the class-balanced selection of CBST
@@ -110,6 +114,12 @@ def parse_args():
         help='cap T in (0, 1] of the per-class confidence thresholds '
         '(default 1: no cap); needs --class-portion')
     parser.add_argument(
+        '--overwrite',
+        action='store_true',
+        help='delete the pseudo labels of the set in --out and regenerate '
+        'them all (without it, a folder whose meta.json names other '
+        'settings is refused)')
+    parser.add_argument(
         '--dataset-key',
         default='target',
         help='key of the target set in a UDADataset train config')
@@ -183,6 +193,7 @@ def main():
         world_size=world_size,
         class_portion=args.class_portion,
         max_threshold=args.max_threshold or 1.0,
+        overwrite=args.overwrite,
         meta=dict(
             config=osp.abspath(args.config),
             checkpoint=osp.abspath(args.checkpoint),

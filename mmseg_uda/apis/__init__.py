@@ -5,13 +5,14 @@ from .pseudo_label_selection import (apply_thresholds,
                                      quantize_confidence)
 from .pseudo_labels import (build_target_dataset, fuse_logits,
                             generate_pseudo_labels, inference_pipeline,
-                            init_model, pseudo_label_probs, target_dataset_cfg,
-                            write_class_balanced_labels, write_label_png)
+                            init_model, pseudo_label_probs, target_dataset_cfg)
+from .pseudo_label_writer import (PseudoLabelWriter, read_label_png,
+                                  write_class_balanced_labels, write_label_png)
 
 __all__ = [
-    'apply_thresholds', 'build_target_dataset', 'class_balanced_thresholds',
-    'confidence_histograms', 'fuse_logits', 'generate_pseudo_labels',
-    'inference_pipeline', 'init_model', 'pseudo_label_probs',
-    'quantize_confidence', 'target_dataset_cfg',
+    'PseudoLabelWriter', 'apply_thresholds', 'build_target_dataset',
+    'class_balanced_thresholds', 'confidence_histograms', 'fuse_logits',
+    'generate_pseudo_labels',    'inference_pipeline', 'init_model', 'pseudo_label_probs',
+    'quantize_confidence', 'read_label_png', 'target_dataset_cfg',
     'write_class_balanced_labels', 'write_label_png'
 ]

@@ -51,13 +51,8 @@ whole set and writes ``DIR/<rel>.png`` with the pixels below the threshold
 of their class set to 255 (:func:`write_class_balanced_labels`).
 """
 import copy
-import io
-import json
-import os
-import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.config import Config, ConfigDict
@@ -65,26 +60,18 @@ from mmengine.dataset import pseudo_collate
 from mmengine.dist import barrier, get_dist_info
 from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
-from PIL import Image
 from torch import Tensor
 
 from mmseg.registry import DATASETS, MODELS
-from ..datasets.pseudo_label_dataset import (PSEUDO_LABEL_META,
-                                             image_dir_and_suffix,
-                                             pseudo_label_path)
 from ..models.uda.student_outputs import forward_heads
-from .pseudo_label_selection import (apply_thresholds, check_portion,
-                                     class_balanced_thresholds,
-                                     confidence_histograms, format_summary,
-                                     quantize_confidence, selection_summary)
+from .pseudo_label_selection import check_portion, format_summary
+from .pseudo_label_writer import (CONF_DIR, RAW_DIR, PseudoLabelWriter,
+                                  weights_sha256)
 
 #: Transforms that load labels; dropped from the test pipeline.
 ANNOTATION_LOADERS = ('LoadAnnotations', 'LoadMappedAnnotations',
                       'LoadDepthAnnotation', 'LoadBiomedicalAnnotation')
 FUSIONS = ('prob', 'logit')
-#: Sub-folders of the unfiltered labels / confidences (class-balanced mode).
-RAW_DIR = 'raw'
-CONF_DIR = 'conf'
 
 
 def _type_name(transform) -> str:
@@ -300,113 +287,6 @@ def pseudo_label_probs(model: torch.nn.Module,
     return (total / num_views)[0]
 
 
-def write_label_png(label: np.ndarray, path: str) -> None:
-    """Write train ids as an 8-bit single-channel PNG, atomically.
-
-    The PNG is encoded in memory, written to a hidden temporary file in the
-    target folder and renamed onto ``path``, so an interrupted run never
-    leaves a partial ``path`` (a stray ``.NAME.PID.tmp`` at most).
-
-    Args:
-        label (np.ndarray): (H, W) integer array with values in [0, 255].
-        path (str): Output path; parent folders are created.
-    """
-    label = np.asarray(label)
-    if label.ndim != 2:
-        raise ValueError(f'label must be (H, W), got shape {label.shape}')
-    if label.size and (label.min() < 0 or label.max() > 255):
-        raise ValueError(f'label values must be in [0, 255] for {path}')
-    buf = io.BytesIO()
-    Image.fromarray(label.astype(np.uint8), mode='L').save(buf, format='PNG')
-    folder = osp.dirname(path) or '.'
-    os.makedirs(folder, exist_ok=True)
-    tmp = osp.join(folder, f'.{osp.basename(path)}.{os.getpid()}.tmp')
-    try:
-        with open(tmp, 'wb') as f:
-            f.write(buf.getvalue())
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
-
-
-def _read_png(path: str) -> np.ndarray:
-    return np.array(Image.open(path))
-
-
-def write_class_balanced_labels(label_paths: Sequence[str],
-                                raw_paths: Sequence[str],
-                                conf_paths: Sequence[str],
-                                num_classes: int,
-                                portion: float,
-                                max_threshold: float = 1.0,
-                                class_names: Optional[Sequence[str]] = None,
-                                ignore_index: int = 255) -> dict:
-    """CBST selection (pass 2): filter the raw labels, write the finals.
-
-    Reads every ``(raw, conf)`` pair twice: first to accumulate the per-class
-    confidence histograms of the whole set, then to write
-    ``label_paths[i]`` = :func:`apply_thresholds` of the pair with the
-    thresholds of :func:`class_balanced_thresholds`. Always recomputed from
-    the pairs (cheap), so a resumed run gives the same files.
-
-    Args:
-        label_paths (Sequence[str]): Output paths of the filtered labels.
-        raw_paths (Sequence[str]): Unfiltered argmax labels (8-bit PNGs).
-        conf_paths (Sequence[str]): Confidence levels (8-bit PNGs,
-            ``round(255 conf)``).
-        num_classes (int): Number of classes.
-        portion (float): CBST portion in (0, 1] kept per class.
-        max_threshold (float): Cap of the thresholds in (0, 1].
-        class_names (Sequence[str], optional): Names for the summary.
-        ignore_index (int): Value of dropped pixels. Defaults to 255.
-
-    Returns:
-        dict: :func:`selection_summary` plus ``class_portion``,
-        ``max_threshold`` and ``thresholds`` (list, None for classes
-        without pixels).
-
-    Raises:
-        FileNotFoundError: naming the first missing raw / conf file.
-    """
-    check_portion(portion, max_threshold)
-    if not len(label_paths) == len(raw_paths) == len(conf_paths):
-        raise ValueError('label_paths, raw_paths and conf_paths differ in '
-                         'length')
-    for raw, conf in zip(raw_paths, conf_paths):
-        for path in (raw, conf):
-            if not osp.isfile(path):
-                raise FileNotFoundError(
-                    f'class-balanced selection: {path} is missing (pass 1 '
-                    'writes a raw label and a confidence map per image; '
-                    'rerun the generation to complete them)')
-    hist = np.zeros((num_classes, 256), dtype=np.int64)
-    for raw, conf in zip(raw_paths, conf_paths):
-        label, level = _read_png(raw), _read_png(conf)
-        if label.shape != level.shape:
-            raise ValueError(f'{raw} {label.shape} and {conf} {level.shape} '
-                             'differ in size')
-        confidence_histograms(label, level, num_classes, out=hist)
-    thresholds = class_balanced_thresholds(hist, portion, max_threshold)
-    for out, raw, conf in zip(label_paths, raw_paths, conf_paths):
-        write_label_png(
-            apply_thresholds(_read_png(raw), _read_png(conf), thresholds,
-                             ignore_index), out)
-    summary = selection_summary(hist, thresholds, class_names)
-    summary.update(
-        class_portion=float(portion),
-        max_threshold=float(max_threshold),
-        thresholds=[None if np.isnan(t) else float(t) for t in thresholds])
-    return summary
-
-
-def _atomic_json(obj: dict, path: str) -> None:
-    tmp = f'{path}.{os.getpid()}.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(obj, f, indent=2)
-    os.replace(tmp, path)
-
-
 def generate_pseudo_labels(model: torch.nn.Module,
                            dataset,
                            out_dir: str,
@@ -418,15 +298,15 @@ def generate_pseudo_labels(model: torch.nn.Module,
                            meta: Optional[dict] = None,
                            progress: bool = True,
                            class_portion: Optional[float] = None,
-                           max_threshold: float = 1.0) -> Dict[str, int]:
+                           max_threshold: float = 1.0,
+                           overwrite: bool = False) -> Dict[str, int]:
     """Write one pseudo-label PNG per image of ``dataset`` under ``out_dir``.
 
-    Naming: :func:`~mmseg_uda.datasets.pseudo_label_path` (the image path
-    relative to the dataset's image folder, image suffix replaced by
-    ``.png``). Resumable: images whose PNG exists are skipped without being
-    loaded (PNGs are written atomically, so an existing one is complete).
-    Distributed: rank ``r`` of ``W`` handles indices ``r, r + W, ...``; after
-    a barrier rank 0 writes ``out_dir/meta.json``.
+    Files, resumption and ``meta.json``: :class:`PseudoLabelWriter` (an
+    image whose PNG exists and decodes is skipped; a folder made with other
+    settings is refused unless ``overwrite``). Distributed: rank ``r`` of
+    ``W`` handles indices ``r, r + W, ...``; after a barrier rank 0 completes
+    ``out_dir/meta.json``.
 
     Args:
         model (nn.Module): Stage-I model (``UDASegmentor`` or mmseg
@@ -442,18 +322,16 @@ def generate_pseudo_labels(model: torch.nn.Module,
         world_size (int, optional): Number of processes (default:
             mmengine's).
         meta (dict, optional): Extra entries of ``meta.json`` (config,
-            checkpoint, ...).
+            checkpoint, dataset_key, cfg_options: compared on resume).
         progress (bool): Show a progress bar on rank 0.
         class_portion (float, optional): CBST class-balanced selection
             (see the module docstring): keep the ``class_portion`` most
-            confident pixels of every class, in (0, 1]. Then pass 1 writes
-            ``out_dir/raw/<rel>.png`` (argmax) and ``out_dir/conf/<rel>.png``
-            (confidence, 8-bit) and resumes on images whose pair exists;
-            pass 2 (rank 0, after a barrier) always rewrites
-            ``out_dir/<rel>.png`` (:func:`write_class_balanced_labels`).
-            None (default): unfiltered argmax labels, no raw / conf files.
+            confident pixels of every class, in (0, 1]. None (default):
+            unfiltered argmax labels, no raw / conf files.
         max_threshold (float): Cap in (0, 1] of the CBST thresholds
             (default 1.0: none). Only with ``class_portion``.
+        overwrite (bool): Delete the set's existing labels and regenerate
+            them all, whatever the folder's record says.
 
     Returns:
         dict: ``written`` and ``skipped`` counts of this rank, ``assigned``
@@ -468,55 +346,44 @@ def generate_pseudo_labels(model: torch.nn.Module,
         check_portion(class_portion, max_threshold)
     elif max_threshold != 1.0:
         raise ValueError('max_threshold only applies with class_portion')
-    _check_previous_mode(out_dir, balanced)
     dist_rank, dist_world = get_dist_info()
     rank = dist_rank if rank is None else rank
     world_size = dist_world if world_size is None else world_size
-    num_classes = getattr(
-        _split_model(model)[0].decode_head, 'num_classes', None)
-    if num_classes is not None and num_classes > 255:
-        raise ValueError(f'{num_classes} classes do not fit 8-bit PNGs with '
-                         'the ignore index 255')
-    img_dir, img_suffix = image_dir_and_suffix(dataset)
-    paths = [
-        pseudo_label_path(
-            dataset.get_data_info(i)['img_path'], img_dir, out_dir, img_suffix)
-        for i in range(len(dataset))
-    ]
-    if len(set(paths)) != len(paths):
-        raise ValueError('several images map to the same pseudo-label file; '
-                         f'check img_suffix of {type(dataset).__name__}')
+    segmentor = _split_model(model)[0]
+    num_classes = _num_classes(segmentor, dataset, balanced)
+    writer = PseudoLabelWriter(out_dir, dataset, balanced)
     view_scales = tuple(scales) if tta else (1.0, )
     classes = list(dataset.metainfo.get('classes') or [])
+    settings = dict(
+        {k: None for k in ('config', 'checkpoint', 'cfg_options',
+                           'dataset_key')},
+        **(meta or {}),
+        weights_sha256=weights_sha256(segmentor),
+        fusion=fusion,
+        fuse_weight=float(
+            getattr(segmentor.decode_head, 'fuse_weight', 0.5)),
+        tta=tta,
+        scales=list(view_scales),
+        flip=tta,
+        class_balanced=balanced,
+        classes=classes)
+    info = dict(
+        settings,
+        img_dir=writer.img_dir,
+        naming='image path relative to img_dir, img_suffix '
+        f'{writer.img_suffix!r} replaced by .png',
+        num_images=len(dataset))
     if balanced:
-        raw_paths, conf_paths = [[
-            pseudo_label_path(
-                dataset.get_data_info(i)['img_path'], img_dir,
-                osp.join(out_dir, sub), img_suffix)
-            for i in range(len(dataset))
-        ] for sub in (RAW_DIR, CONF_DIR)]
-        reserved = tuple(
-            osp.join(osp.abspath(out_dir), sub) + osp.sep
-            for sub in (RAW_DIR, CONF_DIR))
-        clash = [p for p in paths if osp.abspath(p).startswith(reserved)]
-        if clash:
-            raise ValueError(
-                f'pseudo label {clash[0]} would lie in the {RAW_DIR}/ or '
-                f'{CONF_DIR}/ folder of the class-balanced mode')
-        if num_classes is None:
-            num_classes = len(classes)
-        if not num_classes:
-            raise ValueError('class-balanced selection needs the number of '
-                             'classes (decode_head.num_classes or the '
-                             "dataset's classes)")
+        info.update(raw_dir=RAW_DIR, conf_dir=CONF_DIR,
+                    confidence='fused probability of the argmax class, '
+                    'round(255 * conf)')
+    writer.prepare(settings, info, rank if dist_world > 1 else 0, overwrite)
 
     indices = list(range(rank, len(dataset), world_size))
     bar = ProgressBar(len(indices)) if progress and rank == 0 else None
     written = skipped = 0
     for idx in indices:
-        path = paths[idx]
-        if (osp.exists(raw_paths[idx]) and osp.exists(conf_paths[idx])
-                if balanced else osp.exists(path)):
+        if writer.is_done(idx):
             skipped += 1
         else:
             sample = dataset.prepare_data(idx)
@@ -529,13 +396,7 @@ def generate_pseudo_labels(model: torch.nn.Module,
                 fusion=fusion,
                 scales=view_scales,
                 flip=tta)
-            if balanced:
-                conf, label = probs.max(0)
-                write_label_png(label.cpu().numpy(), raw_paths[idx])
-                write_label_png(
-                    quantize_confidence(conf.cpu().numpy()), conf_paths[idx])
-            else:
-                write_label_png(probs.argmax(0).cpu().numpy(), path)
+            writer.write(writer.img_paths[idx], probs)
             written += 1
         if bar is not None:
             bar.update()
@@ -547,38 +408,18 @@ def generate_pseudo_labels(model: torch.nn.Module,
     selection = None
     if rank == 0:
         if balanced:
-            selection = write_class_balanced_labels(
-                paths, raw_paths, conf_paths, num_classes, class_portion,
-                max_threshold, classes)
+            selection = writer.write_selected(num_classes, class_portion,
+                                              max_threshold, classes)
             print_log(
                 f'class-balanced selection (CBST, portion {class_portion}, '
                 f'max threshold {max_threshold}):\n' +
                 format_summary(selection),
                 logger='current')
-        count = sum(osp.exists(p) for p in paths)
-        info = dict(meta or {})
-        info.update(
-            fusion=fusion,
-            tta=tta,
-            scales=list(view_scales),
-            flip=tta,
-            classes=classes,
-            img_dir=img_dir,
-            naming='image path relative to img_dir, img_suffix '
-            f'{img_suffix!r} replaced by .png',
-            num_images=len(dataset),
-            count=count)
-        if balanced:
             info.update(
                 class_portion=selection['class_portion'],
                 max_threshold=selection['max_threshold'],
-                raw_dir=RAW_DIR,
-                conf_dir=CONF_DIR,
-                confidence='fused probability of the argmax class, '
-                'round(255 * conf)',
                 class_balance=selection)
-        os.makedirs(out_dir, exist_ok=True)
-        _atomic_json(info, osp.join(out_dir, PSEUDO_LABEL_META))
+        count = writer.finish(info)
         print_log(
             f'pseudo labels: {count} of {len(dataset)} in {out_dir} (this '
             f'process wrote {written}, skipped {skipped} existing)',
@@ -595,19 +436,17 @@ def generate_pseudo_labels(model: torch.nn.Module,
     return result
 
 
-def _check_previous_mode(out_dir: str, balanced: bool) -> None:
-    """Refuse to resume unfiltered generation in a class-balanced folder
-    (its existing, filtered PNGs would be skipped as if unfiltered)."""
-    path = osp.join(out_dir, PSEUDO_LABEL_META)
-    if balanced or not osp.isfile(path):
-        return
-    try:
-        with open(path) as f:
-            previous = json.load(f).get('class_portion')
-    except (OSError, ValueError):
-        return
-    if previous is not None:
-        raise ValueError(
-            f'{out_dir} holds class-balanced pseudo labels (class portion '
-            f'{previous} in {path}); unfiltered labels would skip them as '
-            'existing: pass the class portion again or use another folder')
+def _num_classes(segmentor, dataset, balanced: bool) -> Optional[int]:
+    """Number of classes of the head (or the dataset); checked to fit 8-bit
+    PNGs, required for the class-balanced selection."""
+    num_classes = getattr(segmentor.decode_head, 'num_classes', None)
+    if num_classes is not None and num_classes > 255:
+        raise ValueError(f'{num_classes} classes do not fit 8-bit PNGs with '
+                         'the ignore index 255')
+    if num_classes is None:
+        num_classes = len(dataset.metainfo.get('classes') or [])
+    if balanced and not num_classes:
+        raise ValueError('class-balanced selection needs the number of '
+                         'classes (decode_head.num_classes or the '
+                         "dataset's classes)")
+    return num_classes
