@@ -262,6 +262,7 @@ def _load_tool():
     (['--class-portion', '0.5', '--max-threshold', '0'],
      '--max-threshold must be in'),
     (['--max-threshold', '0.9'], 'only applies with --class-portion'),
+    (['--scales', '1.0', '0'], '--scales must be positive'),
 ])
 def test_tool_argument_errors(argv, msg, monkeypatch, capsys):
     tool = _load_tool()
