@@ -270,28 +270,27 @@ class TargetImages(Dataset):
                  tta: Optional[dict] = None):
         self.dataset = dataset
         self.indices = list(indices)
-        self.pipeline = dataset.prepare_data
-        if tta is not None:
-            transforms = list(dataset.pipeline.transforms[:-1])
-            views = TRANSFORMS.build(tta)
-            self.pipeline = lambda i: views(
-                self._compose(transforms, dataset.get_data_info(i)))
+        self.views = None if tta is None else TRANSFORMS.build(tta)
 
-    @staticmethod
-    def _compose(transforms, results):
-        for t in transforms:
+    def _load(self, idx: int) -> Optional[dict]:
+        if self.views is None:
+            return self.dataset.prepare_data(idx)
+        results = self.dataset.get_data_info(idx)
+        for t in self.dataset.pipeline.transforms[:-1]:
             results = t(results)
-        return results
+            if results is None:
+                return None
+        return self.views(results)
 
     def __len__(self) -> int:
         return len(self.indices)
 
     def __getitem__(self, i: int) -> dict:
         idx = self.indices[i]
-        sample = self.pipeline(idx)
+        sample = self._load(idx)
         if sample is None:
-            raise RuntimeError(f'the pipeline returned None for '
-                               f"{self.dataset.get_data_info(idx)['img_path']}")
+            path = self.dataset.get_data_info(idx)['img_path']
+            raise RuntimeError(f'the pipeline returned None for {path}')
         return sample
 
 
