@@ -149,7 +149,16 @@ def parse_args():
         default=2,
         help='data-loading worker processes (default 2)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
+    return _checked(parser, parser.parse_args())
+
+
+def _checked(parser, args):
+    """Validate option combinations (``parser.error`` on bad ones).
+
+    Args:
+        parser (ArgumentParser): The parser (for its error exit).
+        args (Namespace): The parsed options; ``--scales`` sets ``tta``.
+    """
     if args.scales is not None:
         if any(s <= 0 for s in args.scales):
             parser.error(f'--scales must be positive, got {args.scales}')

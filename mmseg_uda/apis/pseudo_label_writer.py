@@ -105,6 +105,11 @@ def read_label_png(path: str) -> Optional[np.ndarray]:
 
 
 def _read_checked(path: str) -> np.ndarray:
+    """:func:`read_label_png`, or a ``ValueError`` naming the file.
+
+    Args:
+        path (str): The file.
+    """
     label = read_label_png(path)
     if label is None:
         raise ValueError(f'{path} is not a readable 8-bit PNG; rerun the '
@@ -127,7 +132,11 @@ def weights_sha256(module: torch.nn.Module) -> str:
 
 
 def _json_normal(obj):
-    """``obj`` as it reads back from JSON (tuples -> lists, ...)."""
+    """``obj`` as it reads back from JSON (tuples -> lists, ...).
+
+    Args:
+        obj: A JSON-serialisable object.
+    """
     return json.loads(json.dumps(obj))
 
 
@@ -155,6 +164,12 @@ def setting_differences(previous: dict, settings: dict) -> List[str]:
 
 
 def _atomic_json(obj: dict, path: str) -> None:
+    """Write ``obj`` as JSON to ``path`` through a renamed temporary file.
+
+    Args:
+        obj (dict): The content.
+        path (str): The file.
+    """
     tmp = f'{path}.{os.getpid()}.tmp'
     with open(tmp, 'w') as f:
         json.dump(obj, f, indent=2)
@@ -191,12 +206,18 @@ class PseudoLabelWriter:
             self._check_reserved()
 
     def _paths(self, folder: str) -> List[str]:
+        """The label path of every image under ``folder``.
+
+        Args:
+            folder (str): Root of the label files.
+        """
         return [
             pseudo_label_path(p, self.img_dir, folder, self.img_suffix)
             for p in self.img_paths
         ]
 
     def _check_reserved(self) -> None:
+        """No final label may lie in the ``raw/`` or ``conf/`` folder."""
         reserved = tuple(
             osp.join(osp.abspath(self.out_dir), sub) + osp.sep
             for sub in (RAW_DIR, CONF_DIR))
@@ -262,6 +283,7 @@ class PseudoLabelWriter:
         return meta if isinstance(meta, dict) else {}
 
     def _own_files(self) -> List[str]:
+        """The existing label, raw and confidence files of the set."""
         return [
             p for paths in (self.labels, self.raw, self.conf) for p in paths
             if osp.exists(p)

@@ -327,7 +327,16 @@ def pseudo_label_probs(model: torch.nn.Module,
 
 
 def _settings(model, dataset, meta, tta, scales, balanced) -> dict:
-    """The :data:`~mmseg_uda.apis.pseudo_label_writer.SETTINGS` of a run."""
+    """The :data:`~mmseg_uda.apis.pseudo_label_writer.SETTINGS` of a run.
+
+    Args:
+        model (nn.Module): The stage-I model (weights fingerprint, fusion).
+        dataset (BaseSegDataset): The target set (classes).
+        meta (dict, optional): The caller's entries (config, checkpoint...).
+        tta (bool): Whether views are averaged.
+        scales (Sequence[float]): Scales of the views.
+        balanced (bool): CBST mode.
+    """
     segmentor = split_model(model)[0]
     head = segmentor.decode_head
     settings = dict(config=None, checkpoint=None, cfg_options=None,
@@ -347,6 +356,13 @@ def _settings(model, dataset, meta, tta, scales, balanced) -> dict:
 
 
 def _record(settings: dict, writer: PseudoLabelWriter, num_images: int):
+    """``meta.json`` content: the settings and how to read the folder.
+
+    Args:
+        settings (dict): :func:`_settings`.
+        writer (PseudoLabelWriter): The folder's writer.
+        num_images (int): Images of the target set.
+    """
     info = dict(
         settings,
         img_dir=writer.img_dir,
@@ -362,7 +378,13 @@ def _record(settings: dict, writer: PseudoLabelWriter, num_images: int):
 
 def _num_classes(segmentor, dataset, balanced: bool) -> Optional[int]:
     """Number of classes of the head (or the dataset); checked to fit 8-bit
-    PNGs, required for the class-balanced selection."""
+    PNGs, required for the class-balanced selection.
+
+    Args:
+        segmentor (nn.Module): The predicting network.
+        dataset (BaseSegDataset): The target set.
+        balanced (bool): CBST mode.
+    """
     num_classes = getattr(segmentor.decode_head, 'num_classes', None)
     if num_classes is not None and num_classes > 255:
         raise ValueError(f'{num_classes} classes do not fit 8-bit PNGs with '
@@ -380,7 +402,17 @@ def _num_classes(segmentor, dataset, balanced: bool) -> Optional[int]:
 def _predict_and_write(model, dataset, writer: PseudoLabelWriter,
                        todo: List[int], tta: Optional[dict],
                        num_workers: int, bar) -> None:
-    """Test loop: load ``todo`` with a data loader, predict, write."""
+    """Test loop: load ``todo`` with a data loader, predict, write.
+
+    Args:
+        model (nn.Module): The stage-I model.
+        dataset (BaseSegDataset): The target set.
+        writer (PseudoLabelWriter): Writes each prediction.
+        todo (list[int]): Indices to predict.
+        tta (dict, optional): :func:`tta_transform` config, or None.
+        num_workers (int): Loader worker processes.
+        bar (ProgressBar, optional): Updated per image.
+    """
     loader = DataLoader(
         TargetImages(dataset, todo, tta),
         batch_size=1,
@@ -393,10 +425,20 @@ def _predict_and_write(model, dataset, writer: PseudoLabelWriter,
             writer.write(sample.img_path, sample.seg_logits.data)
             if bar is not None:
                 bar.update()
+    if bar is not None:
+        print()  # end the progress bar line
 
 
 def _select(writer, num_classes, class_portion, max_threshold, info):
-    """CBST pass 2 (rank 0); adds the selection to the record."""
+    """CBST pass 2 (rank 0); adds the selection to the record.
+
+    Args:
+        writer (PseudoLabelWriter): The folder's writer.
+        num_classes (int): Number of classes.
+        class_portion (float): CBST portion.
+        max_threshold (float): Cap of the thresholds.
+        info (dict): The record, updated in place.
+    """
     selection = writer.write_selected(num_classes, class_portion,
                                       max_threshold, info['classes'])
     print_log(
@@ -471,8 +513,6 @@ def generate_pseudo_labels(model: torch.nn.Module,
     rank = dist_rank if rank is None else rank
     world_size = dist_world if world_size is None else world_size
     num_classes = _num_classes(split_model(model)[0], dataset, balanced)
-    tta_cfg = tta_transform(dataset.pipeline.transforms[-1],
-                            scales) if tta else None
     writer = PseudoLabelWriter(out_dir, dataset, balanced)
     settings = _settings(model, dataset, meta, tta, scales, balanced)
     info = _record(settings, writer, len(dataset))
@@ -481,28 +521,43 @@ def generate_pseudo_labels(model: torch.nn.Module,
 
     indices = list(range(rank, len(dataset), world_size))
     todo = [i for i in indices if overwrite or not writer.is_done(i)]
+    tta_cfg = tta_transform(dataset.pipeline.transforms[-1],
+                            scales) if tta else None
     bar = ProgressBar(len(todo)) if progress and rank == 0 and todo else None
     _predict_and_write(model, dataset, writer, todo, tta_cfg, num_workers,
                        bar)
-    if bar is not None:
-        print()  # end the progress bar line
     if world_size > 1:
         barrier()
-    selection = None
-    if rank == 0:
-        if balanced:
-            selection = _select(writer, num_classes, class_portion,
-                                max_threshold, info)
-        count = writer.finish(info)
-        print_log(
-            f'pseudo labels: {count} of {len(dataset)} in {out_dir} (this '
-            f'process wrote {len(todo)}, skipped '
-            f'{len(indices) - len(todo)} existing)',
-            logger='current')
-    if balanced and world_size > 1:
-        barrier()  # every rank returns once the filtered labels exist
     result = dict(written=len(todo), skipped=len(indices) - len(todo),
                   assigned=len(indices), total=len(dataset))
-    if selection is not None:
-        result['selection'] = selection
+    if rank == 0:
+        _finish(writer, info, result, num_classes, class_portion,
+                max_threshold)
+    if balanced and world_size > 1:
+        barrier()  # every rank returns once the filtered labels exist
     return result
+
+
+def _finish(writer: PseudoLabelWriter, info: dict, result: dict,
+            num_classes: int, class_portion: Optional[float],
+            max_threshold: float) -> None:
+    """Rank 0 after every rank's pass 1: CBST pass 2 (adds ``selection``
+    to ``result``), the complete record, a summary line.
+
+    Args:
+        writer (PseudoLabelWriter): The folder's writer.
+        info (dict): The record.
+        result (dict): This rank's counts (updated in place).
+        num_classes (int): Number of classes.
+        class_portion (float, optional): CBST portion; None: no selection.
+        max_threshold (float): Cap of the thresholds.
+    """
+    if class_portion is not None:
+        result['selection'] = _select(writer, num_classes, class_portion,
+                                      max_threshold, info)
+    count = writer.finish(info)
+    print_log(
+        f"pseudo labels: {count} of {result['total']} in {writer.out_dir} "
+        f"(this process wrote {result['written']}, skipped "
+        f"{result['skipped']} existing)",
+        logger='current')
