@@ -320,7 +320,8 @@ class PseudoLabelWriter:
                 f'{self.out_dir} holds pseudo labels made with other '
                 f'settings ({self.meta_path}: ' + '; '.join(diffs) +
                 f'); {_OVERWRITE_HINT}')
-        missing = [k for k in SETTINGS if k not in previous]
+        missing = [k for k in SETTINGS  # class_balanced: from the portion
+                   if k not in previous and k != 'class_balanced']
         if missing:
             print_log(
                 f'{self.meta_path} does not record {missing} (written by an '
