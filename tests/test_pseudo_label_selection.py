@@ -216,8 +216,17 @@ def test_generate_class_balanced_api(soft_model, target, tmp_path):
         max_threshold=0.9)
     assert res['written'] == 0 and res['skipped'] == 3
     assert _tree(out) == files
+    # a truncated confidence map is regenerated, not skipped (issue 12.5)
+    conf0 = osp.join(out, 'conf', RELS[0])
+    with open(conf0, 'wb') as f:
+        f.write(files['conf/' + RELS[0]][:40])
+    res = generate_pseudo_labels(
+        soft_model, ds, out, progress=False, class_portion=0.5,
+        max_threshold=0.9)
+    assert res['written'] == 1 and res['skipped'] == 2
+    assert _tree(out) == files
     # an unfiltered run must not resume a class-balanced folder
-    with pytest.raises(ValueError, match='class-balanced'):
+    with pytest.raises(ValueError, match='class_balanced: True -> False'):
         generate_pseudo_labels(soft_model, ds, out, progress=False)
     with pytest.raises(ValueError, match='class portion'):
         generate_pseudo_labels(soft_model, ds, out, class_portion=1.5)
@@ -253,6 +262,7 @@ def _load_tool():
     (['--class-portion', '0.5', '--max-threshold', '0'],
      '--max-threshold must be in'),
     (['--max-threshold', '0.9'], 'only applies with --class-portion'),
+    (['--scales', '1.0', '0'], '--scales must be positive'),
 ])
 def test_tool_argument_errors(argv, msg, monkeypatch, capsys):
     tool = _load_tool()

@@ -21,9 +21,11 @@ from helpers.formats import make_cityscapes, random_ids  # noqa: E402
 
 import mmseg_uda  # noqa: E402,F401
 from mmseg.registry import DATASETS, MODELS  # noqa: E402
-from mmseg_uda.apis import (build_target_dataset,  # noqa: E402
-                            generate_pseudo_labels, inference_pipeline,
-                            pseudo_label_probs, target_dataset_cfg)
+from mmseg_uda.apis import (TargetImages,  # noqa: E402
+                            build_target_dataset, generate_pseudo_labels,
+                            inference_pipeline, init_model,
+                            pseudo_label_probs, target_dataset_cfg,
+                            tta_transform)
 from mmseg_uda.datasets import formats  # noqa: E402
 from mmseg_uda.datasets.pseudo_label_dataset import \
     pseudo_label_path  # noqa: E402
@@ -47,7 +49,7 @@ IMAGES = {
 }
 
 
-def tiny_model_cfg():
+def tiny_model_cfg(fuse_mode='prob'):
     norm_cfg = dict(type='BN', requires_grad=True)
     return dict(
         type='UDASegmentor',
@@ -64,7 +66,7 @@ def tiny_model_cfg():
             decode_head=dict(
                 type='DualDeepLabV2Head', in_channels=(32, 64),
                 in_index=(2, 3), num_classes=NUM_CLASSES, norm_cfg=norm_cfg,
-                align_corners=True),
+                align_corners=True, fuse_mode=fuse_mode),
             train_cfg=dict(),
             test_cfg=dict(mode='whole')))
 
@@ -80,6 +82,14 @@ def model():
                 m.segmentor.decode_head.conv_seg_aux.convs):
             conv.weight.mul_(1000.)
             conv.bias.zero_()
+    return m.eval()
+
+
+@pytest.fixture(scope='module')
+def logit_model(model):
+    """The same network with the release's fusion, softmax(z_p + 0.5 z_a)."""
+    m = MODELS.build(tiny_model_cfg(fuse_mode='logit'))
+    m.load_state_dict(model.state_dict())
     return m.eval()
 
 
@@ -115,23 +125,42 @@ def target(tmp_path):
                 out=str(tmp_path / 'pseudo'))
 
 
-def independent_fused_argmax(model, img_rgb, model_hw):
-    """argmax(softmax(z_p) + 0.5 softmax(z_a)) at the image size, computed
-    from the raw image and the network parts only."""
-    import mmcv
-    resized = mmcv.imresize(img_rgb[..., ::-1], model_hw[::-1])  # BGR, w-h
-    x = torch.from_numpy(resized[..., ::-1].copy()).permute(2, 0, 1).float()
-    x = (x - torch.tensor(MEAN)[:, None, None]) / torch.tensor(STD)[:, None,
-                                                                       None]
+def network_logits(model, img_rgb):
+    """Primary and auxiliary logits of an RGB uint8 image, from the
+    normalisation constants and the network parts only."""
+    x = torch.from_numpy(np.ascontiguousarray(img_rgb)).permute(2, 0, 1)
+    x = (x.float() - torch.tensor(MEAN)[:, None, None]) / torch.tensor(
+        STD)[:, None, None]
     seg = model.segmentor
     with torch.no_grad():
-        zp, za = seg.decode_head(seg.backbone(x[None]))
-    size = img_rgb.shape[:2]
-    zp = F.interpolate(zp, size, mode='bilinear', align_corners=True)
-    za = F.interpolate(za, size, mode='bilinear', align_corners=True)
-    fused = (zp.softmax(1) + 0.5 * za.softmax(1))[0]
+        return seg.decode_head(seg.backbone(x[None]))
+
+
+def fused_reference(model, img_rgb, size, fusion='prob', flip=False):
+    """Fused probabilities (C, H, W) at ``size`` of one view: logits resized
+    straight to ``size`` (align_corners=True), then
+    (softmax(zp) + 0.5 softmax(za)) / 1.5 or softmax(zp + 0.5 za)."""
+    view = img_rgb[:, ::-1] if flip else img_rgb
+    zp, za = (F.interpolate(z.double(), size, mode='bilinear',
+                            align_corners=True)
+              for z in network_logits(model, view))
+    if fusion == 'prob':
+        p = (zp.softmax(1) + 0.5 * za.softmax(1)) / 1.5
+    else:
+        p = (zp + 0.5 * za).softmax(1)
+    p = p[0].float()
+    return p.flip(-1) if flip else p
+
+
+def independent_fused_argmax(model, img_rgb, model_hw, fusion='prob'):
+    """argmax(softmax(z_p) + 0.5 softmax(z_a)) at the image size, computed
+    from the raw image and the network parts only."""
+    import cv2
+    resized = cv2.resize(img_rgb, model_hw[::-1],
+                         interpolation=cv2.INTER_LINEAR)
+    fused = fused_reference(model, resized, img_rgb.shape[:2], fusion)
     top2 = fused.topk(2, dim=0).values
-    return fused.argmax(0).numpy(), (top2[0] - top2[1]).numpy()
+    return fused.argmax(0).numpy(), (top2[0] - top2[1]).numpy(), fused
 
 
 def _read(path):
@@ -191,10 +220,15 @@ def test_generate_values_resolution_and_resume(model, target):
         assert label.shape == (h, w)  # original resolution
         scale = min(64 / w, 32 / h)
         model_hw = (int(h * scale + 0.5), int(w * scale + 0.5))
-        expected, gap = independent_fused_argmax(model, sample.image,
-                                                 model_hw)
+        expected, gap, probs = independent_fused_argmax(
+            model, sample.image, model_hw)
         ok = (label == expected) | (gap < 1e-5)  # exact up to float ties
         assert ok.all()
+        idx = [dataset.get_data_info(i)['img_path']
+               for i in range(len(dataset))].index(sample.img_path)
+        torch.testing.assert_close(
+            pseudo_label_probs(model, pseudo_collate([dataset[idx]])), probs,
+            rtol=1e-5, atol=1e-5)
         assert len(np.unique(label)) > 1
     meta = json.load(open(osp.join(out, 'meta.json')))
     assert meta['count'] == 3 and meta['num_images'] == 3
@@ -207,14 +241,131 @@ def test_generate_values_resolution_and_resume(model, target):
         if f.endswith('.png'))
     assert len(pngs) == 3
     mtimes = {p: os.stat(p).st_mtime_ns for p in pngs}
-    stats = generate_pseudo_labels(model, dataset, out, progress=False)
+    stats = generate_pseudo_labels(model, dataset, out, progress=False,
+                                   meta=dict(config='cfg.py'))
     assert stats['written'] == 0 and stats['skipped'] == 3
     assert {p: os.stat(p).st_mtime_ns for p in pngs} == mtimes
     os.remove(pngs[1])
-    stats = generate_pseudo_labels(model, dataset, out, progress=False)
+    stats = generate_pseudo_labels(model, dataset, out, progress=False,
+                                   meta=dict(config='cfg.py'))
     assert stats['written'] == 1 and stats['skipped'] == 2
     assert not [f for _, _, fs in os.walk(out) for f in fs
                 if f.endswith('.tmp')]
+
+
+@pytest.fixture(scope='module')
+def other_model():
+    """A second stage-I model: same architecture, other weights."""
+    torch.manual_seed(1)
+    m = MODELS.build(tiny_model_cfg())
+    with torch.no_grad():
+        for conv in list(m.segmentor.decode_head.conv_seg.convs) + list(
+                m.segmentor.decode_head.conv_seg_aux.convs):
+            conv.weight.mul_(1000.)
+            conv.bias.zero_()
+    return m.eval()
+
+
+def _files(folder):
+    return {
+        osp.relpath(osp.join(d, f), folder): open(osp.join(d, f), 'rb').read()
+        for d, _, fs in os.walk(folder) for f in fs
+    }
+
+
+@pytest.mark.parametrize('change', [
+    dict(model='other'), dict(tta=True), dict(model='logit'),
+    dict(tta=True, scales=(1.0, 1.25)),
+    dict(class_portion=0.5), dict(meta=dict(checkpoint='other.pth'))
+])
+def test_rerun_with_other_settings_is_refused(model, other_model,
+                                              logit_model, target, change):
+    """Issue 12.5: a rerun into a folder made with another checkpoint / TTA /
+    fusion / mode writes nothing and leaves meta.json alone; --overwrite
+    regenerates every label with the new settings."""
+    out, dataset = target['out'], target['dataset']
+    generate_pseudo_labels(model, dataset, out, progress=False,
+                           meta=dict(checkpoint='stage1.pth'))
+    before = _files(out)
+    kwargs = dict(meta=dict(checkpoint='stage1.pth'))
+    kwargs.update({k: v for k, v in change.items() if k != 'model'})
+    new_model = dict(other=other_model, logit=logit_model).get(
+        change.get('model'), model)
+    with pytest.raises(ValueError, match='other settings') as err:
+        generate_pseudo_labels(new_model, dataset, out, progress=False,
+                               **kwargs)
+    assert 'overwrite' in str(err.value)
+    assert _files(out) == before  # record and labels untouched
+    # --overwrite: every label regenerated, the record names the new run
+    generate_pseudo_labels(new_model, dataset, out, progress=False,
+                           overwrite=True, **kwargs)
+    fresh = target['out'] + '_fresh'
+    generate_pseudo_labels(new_model, dataset, fresh, progress=False,
+                           **kwargs)
+    pngs = {k: v for k, v in _files(fresh).items() if k.endswith('.png')}
+    assert {k: v for k, v in _files(out).items() if k.endswith('.png')} \
+        == pngs
+    meta = json.load(open(osp.join(out, 'meta.json')))
+    assert meta == json.load(open(osp.join(fresh, 'meta.json')))
+    # ... and a rerun with the new settings resumes
+    stats = generate_pseudo_labels(new_model, dataset, out, progress=False,
+                                   **kwargs)
+    assert stats['written'] == 0 and stats['skipped'] == 3
+
+
+def test_labels_without_record_or_legacy_record(model, other_model, target):
+    out, dataset = target['out'], target['dataset']
+    generate_pseudo_labels(model, dataset, out, progress=False,
+                           meta=dict(checkpoint='a.pth'))
+    meta_path = osp.join(out, 'meta.json')
+    meta = json.load(open(meta_path))
+    # labels of unknown origin (interrupted run of an older version)
+    os.remove(meta_path)
+    with pytest.raises(ValueError, match='no meta.json'):
+        generate_pseudo_labels(model, dataset, out, progress=False,
+                               meta=dict(checkpoint='a.pth'))
+    assert not osp.exists(meta_path)
+    # a garbage record
+    with open(meta_path, 'w') as f:
+        f.write('{not json')
+    with pytest.raises(ValueError, match='unreadable'):
+        generate_pseudo_labels(model, dataset, out, progress=False,
+                               meta=dict(checkpoint='a.pth'))
+    # a record of the previous version (no weights fingerprint): compared
+    # on what it records
+    legacy = {k: v for k, v in meta.items()
+              if k not in ('weights_sha256', 'fuse_weight',
+                           'class_balanced')}
+    with open(meta_path, 'w') as f:
+        json.dump(legacy, f)
+    with pytest.raises(ValueError, match="checkpoint: 'a.pth' -> 'b.pth'"):
+        generate_pseudo_labels(other_model, dataset, out, progress=False,
+                               meta=dict(checkpoint='b.pth'))
+    stats = generate_pseudo_labels(model, dataset, out, progress=False,
+                                   meta=dict(checkpoint='a.pth'))
+    assert stats['skipped'] == 3
+    assert json.load(open(meta_path)) == meta
+
+
+@pytest.mark.parametrize('damage', ['truncate', 'empty', 'rgb'])
+def test_damaged_png_is_regenerated(model, target, damage):
+    """Issue 12.5: a truncated / empty / wrong-mode pseudo label is not
+    skipped as done: the rerun replaces it."""
+    out, dataset = target['out'], target['dataset']
+    generate_pseudo_labels(model, dataset, out, progress=False)
+    before = _files(out)
+    rel = 'bremen/bremen_000000_000019.png'
+    path = osp.join(out, rel)
+    if damage == 'truncate':
+        with open(path, 'wb') as f:
+            f.write(before[rel][:len(before[rel]) // 2])
+    elif damage == 'empty':
+        open(path, 'wb').close()
+    else:
+        Image.fromarray(np.zeros((24, 40, 3), np.uint8)).save(path)
+    stats = generate_pseudo_labels(model, dataset, out, progress=False)
+    assert stats['written'] == 1 and stats['skipped'] == 2
+    assert _files(out)[rel] == before[rel]
 
 
 def test_generate_rank_split(model, target):
@@ -231,27 +382,32 @@ def test_generate_rank_split(model, target):
                                   progress=False)['skipped'] == 3
 
 
-def test_tta_flip_symmetric_image(model, tmp_path):
+def _symmetric_target(tmp_path):
     root = str(tmp_path / 'cs')
     half = np.random.default_rng(1).integers(0, 256, (24, 20, 3), np.uint8)
     img = np.concatenate([half, half[:, ::-1]], axis=1)  # mirror-symmetric
     path, _ = formats.cityscapes_paths(root, 'train', 'c', 'c_0_0')
     formats.save_image(img, path)
     pipeline = [dict(type='LoadImageFromFile'), dict(type='PackSegInputs')]
-    dataset = build_target_dataset(_uda_config(root, pipeline))
-    data = pseudo_collate([dataset[0]])
-    plain = pseudo_label_probs(model, data)
-    flipped = pseudo_label_probs(model, data, flip=True)
+    return img, build_target_dataset(_uda_config(root, pipeline))
+
+
+def _tta_batch(dataset, scales):
+    views = TargetImages(dataset, [0], tta_transform(
+        dataset.pipeline.transforms[-1], scales))
+    return pseudo_collate([views[0]])
+
+
+def test_tta_flip_symmetric_image(model, tmp_path):
+    img, dataset = _symmetric_target(tmp_path)
+    plain = pseudo_label_probs(model, pseudo_collate([dataset[0]]))
+    flipped = pseudo_label_probs(model, _tta_batch(dataset, (1.0, )),
+                                 tta=True)
     # the flip average equals the mean of both views computed by hand
-    seg = model.segmentor
-    x = (torch.from_numpy(img.copy()).permute(2, 0, 1).float() -
-         torch.tensor(MEAN)[:, None, None]) / torch.tensor(STD)[:, None, None]
-    with torch.no_grad():
-        zp, za = seg.decode_head(seg.backbone(x[None].flip(-1)))
-    zp = F.interpolate(zp, (24, 40), mode='bilinear', align_corners=True)
-    za = F.interpolate(za, (24, 40), mode='bilinear', align_corners=True)
-    view2 = ((zp.softmax(1) + 0.5 * za.softmax(1)) / 1.5)[0].flip(-1)
+    view2 = fused_reference(model, img, (24, 40), flip=True)
     torch.testing.assert_close(flipped, (plain + view2) / 2)
+    torch.testing.assert_close(
+        plain, fused_reference(model, img, (24, 40)), rtol=1e-5, atol=1e-6)
     # ... and its labels are mirror-symmetric, like the image
     labels = flipped.argmax(0).numpy()
     np.testing.assert_array_equal(labels, labels[:, ::-1])
@@ -260,21 +416,77 @@ def test_tta_flip_symmetric_image(model, tmp_path):
                            scales=(1.0, ), progress=False)
     np.testing.assert_array_equal(
         _read(str(tmp_path / 'p' / 'c' / 'c_0_0.png')), labels)
-    # multi-scale views average too (shape at the original size)
-    multi = pseudo_label_probs(model, data, scales=(1.0, 0.5), flip=True)
-    assert multi.shape == (NUM_CLASSES, 24, 40)
-    torch.testing.assert_close(multi.sum(0), torch.ones(24, 40))
 
 
-def test_release_fusion(model, target):
-    data = pseudo_collate([target['dataset'][0]])
-    probs = pseudo_label_probs(model, data, fusion='logit')
-    torch.testing.assert_close(probs.sum(0), torch.ones(probs.shape[1:]))
-    with pytest.raises(ValueError, match='fusion'):
-        pseudo_label_probs(model, data, fusion='mean')
+@pytest.mark.parametrize('fusion', ['prob', 'logit'])
+def test_multiscale_tta_values(model, logit_model, tmp_path, fusion):
+    """Views scales x flip: the mean over views of the fused probabilities
+    of the image rescaled by s (bilinear, cv2; size round(s * (h, w))),
+    flipped or not, resized straight to the original size, un-flipped."""
+    import cv2
+    net = logit_model if fusion == 'logit' else model
+    img, dataset = _symmetric_target(tmp_path)
+    scales = (1.0, 0.5, 1.25)
+    probs = pseudo_label_probs(net, _tta_batch(dataset, scales), tta=True)
+    views = []
+    for s in scales:
+        size = (int(40 * s + 0.5), int(24 * s + 0.5))
+        scaled = cv2.resize(img, size, interpolation=cv2.INTER_LINEAR)
+        for flip in (False, True):
+            views.append(fused_reference(net, scaled, (24, 40), fusion, flip))
+    expected = torch.stack(views).mean(0)
+    torch.testing.assert_close(probs, expected, rtol=1e-5, atol=1e-5)
+    # the views differ: a wrong view set would not match
+    assert (views[0] - views[2]).abs().max() > 0.05
+    assert (views[0] - views[1]).abs().max() > 0.05
+    out = str(tmp_path / 'p')
+    generate_pseudo_labels(net, dataset, out, tta=True, scales=scales,
+                           progress=False)
+    top2 = expected.topk(2, dim=0).values
+    ok = (_read(osp.join(out, 'c', 'c_0_0.png')) == expected.argmax(
+        0).numpy()) | ((top2[0] - top2[1]).numpy() < 1e-5)
+    assert ok.all()
 
 
-def test_tool_end_to_end(model, target, tmp_path):
+def test_release_fusion_values(model, logit_model, target):
+    """fuse_mode='logit': softmax(z_p + 0.5 z_a) of the logits resized to
+    the image size, against the formula; differs from the paper's."""
+    dataset = target['dataset']
+    for i, sample in enumerate(target['samples']):
+        assert dataset.get_data_info(i)['img_path'] == sample.img_path
+        h, w = sample.image.shape[:2]
+        scale = min(64 / w, 32 / h)
+        model_hw = (int(h * scale + 0.5), int(w * scale + 0.5))
+        data = pseudo_collate([dataset[i]])
+        probs = pseudo_label_probs(logit_model, data)
+        ref = independent_fused_argmax(logit_model, sample.image, model_hw,
+                                       'logit')[2]
+        torch.testing.assert_close(probs, ref, rtol=1e-5, atol=1e-5)
+        paper = pseudo_label_probs(model, data)
+        assert (probs - paper).abs().max() > 0.05
+
+
+def test_init_model_from_uda_checkpoint(model, tmp_path):
+    """mmseg's init_model builds the student; the checkpoint's segmentor.*
+    weights are loaded; --fusion sets the head's fuse_mode; a checkpoint
+    without the network's weights is an error naming it."""
+    ckpt = str(tmp_path / 'stage1.pth')
+    torch.save(dict(state_dict=model.state_dict()), ckpt)
+    cfg = _uda_config('unused')
+    student = init_model(cfg, ckpt, fusion='logit')
+    assert type(student).__name__ == 'EncoderDecoder'
+    assert student.decode_head.fuse_mode == 'logit' and not student.training
+    ref = model.segmentor.state_dict()
+    for k, v in student.state_dict().items():
+        assert torch.equal(v, ref[k]), k
+    assert init_model(cfg, ckpt).decode_head.fuse_mode == 'prob'
+    bad = str(tmp_path / 'other.pth')
+    torch.save(dict(state_dict={'x': torch.zeros(1)}), bad)
+    with pytest.raises(RuntimeError, match='other.pth'):
+        init_model(cfg, bad)
+
+
+def test_tool_end_to_end(model, other_model, target, tmp_path):
     """The command-line tool writes the same labels as the API."""
     ckpt = str(tmp_path / 'stage1.pth')
     torch.save(dict(state_dict=model.state_dict()), ckpt)
@@ -299,6 +511,63 @@ def test_tool_end_to_end(model, target, tmp_path):
             _read(osp.join(out, rel)), _read(osp.join(target['out'], rel)))
     meta = json.load(open(osp.join(out, 'meta.json')))
     assert meta['checkpoint'] == osp.abspath(ckpt) and meta['count'] == 3
+
+    # issue 12.5: the same folder with another checkpoint is refused, with
+    # meta.json untouched; --overwrite regenerates
+    before = _files(out)
+    ckpt2 = str(tmp_path / 'stage1_other.pth')
+    torch.save(dict(state_dict=other_model.state_dict()), ckpt2)
+    cmd = [sys.executable, osp.join(REPO, 'tools', 'gen_pseudo_labels.py'),
+           cfg_path, ckpt2, '--out', out, '--device', 'cpu']
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert proc.returncode != 0
+    assert 'other settings' in proc.stderr and 'checkpoint' in proc.stderr
+    assert _files(out) == before
+    proc = subprocess.run(cmd + ['--overwrite'], capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    meta = json.load(open(osp.join(out, 'meta.json')))
+    assert meta['checkpoint'] == osp.abspath(ckpt2)
+    assert meta['fusion'] == 'prob' and meta['tta'] is False
+    generate_pseudo_labels(other_model, target['dataset'],
+                           target['out'] + '2', progress=False)
+    for rel in ('aachen/aachen_000000_000019.png',
+                'bremen/bremen_000000_000019.png'):
+        np.testing.assert_array_equal(
+            _read(osp.join(out, rel)), _read(osp.join(target['out'] + '2',
+                                                      rel)))
+
+
+def test_tool_release_options(logit_model, target, tmp_path):
+    """--fusion logit --scales 1.0 1.25 (the release's stage II): the head's
+    fuse_mode and the TTA views x flip, as the API gives them."""
+    ckpt = str(tmp_path / 'stage1.pth')
+    torch.save(dict(state_dict=logit_model.state_dict()), ckpt)
+    cfg = _uda_config(target['root'])
+    cfg.default_scope = 'mmseg'
+    cfg_path = str(tmp_path / 'stage1.py')
+    cfg.dump(cfg_path)
+    out = str(tmp_path / 'tool_out')
+    env = dict(os.environ, PYTHONPATH=REPO, CUDA_VISIBLE_DEVICES='',
+               OMP_NUM_THREADS='1')
+    proc = subprocess.run([
+        sys.executable,
+        osp.join(REPO, 'tools', 'gen_pseudo_labels.py'), cfg_path, ckpt,
+        '--out', out, '--device', 'cpu', '--fusion', 'logit', '--scales',
+        '1.0', '1.25', '--num-workers', '0'
+    ], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    meta = json.load(open(osp.join(out, 'meta.json')))
+    assert meta['fusion'] == 'logit' and meta['tta'] is True
+    assert meta['scales'] == [1.0, 1.25] and meta['flip'] is True
+    api = str(tmp_path / 'api')
+    generate_pseudo_labels(logit_model, target['dataset'], api, tta=True,
+                           scales=(1.0, 1.25), progress=False)
+    for rel in ('aachen/aachen_000000_000019.png',
+                'bremen/bremen_000000_000019.png'):
+        np.testing.assert_array_equal(_read(osp.join(out, rel)),
+                                      _read(osp.join(api, rel)))
 
 
 # ---------------------------------------------------------------------------
@@ -471,8 +740,8 @@ def test_synthetic_stage2_config_trains_one_step(target, model):
 ])
 def test_paper_stage2_configs(name):
     stage1 = name.split('_')[0]
-    if not osp.exists(osp.join(REPO, 'configs', 'mrnet', stage1 + '.py')):
-        pytest.skip(f'stage-I config configs/mrnet/{stage1}.py not there yet')
+    assert osp.exists(osp.join(REPO, 'configs', 'mrnet', stage1 + '.py')), \
+        f'stage-I config configs/mrnet/{stage1}.py is missing'
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'mrnet', name + '.py'))
     assert cfg.train_dataloader.dataset.type == 'PseudoLabelDataset'
     assert cfg.train_dataloader.dataset.dataset.get('with_labels') is False

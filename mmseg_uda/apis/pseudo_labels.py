@@ -9,82 +9,63 @@ for every target training image with the stage-I model,
 
 (:math:`\\sigma` the softmax over classes, :math:`z_p` / :math:`z_a` the
 primary / auxiliary logits), and then fine-tunes on the target domain only.
-The functions here do the prediction and the bookkeeping;
 ``tools/gen_pseudo_labels.py`` is the command-line front end and
-:class:`~mmseg_uda.datasets.PseudoLabelDataset` reads the result.
+:class:`~mmseg_uda.datasets.PseudoLabelDataset` reads the result. The parts:
 
-Prediction of one image (:func:`pseudo_label_probs`):
-
-1. The image goes through the config's *test* pipeline without annotation
-   loading (:func:`inference_pipeline`): load, resize to the model input
-   size as for evaluation, pack. No random transform.
-2. The model's data preprocessor normalises it; any test-time padding is
-   cropped away again (the network is fully convolutional).
-3. For every view (scale :math:`s` of the preprocessed input, bilinear,
-   optionally horizontally flipped) the student's primary and auxiliary
-   logits of a whole-image forward pass (the segmentor's ``test_cfg`` mode
-   is not used) are bilinearly resized (``align_corners`` of the decode head)
-   straight to the ORIGINAL image size (``ori_shape``) and fused into class
-   probabilities (un-flipped afterwards):
-
-   - ``fusion='prob'`` (paper, default):
-     :math:`(\\sigma(z_p) + w\\,\\sigma(z_a)) / (1 + w)`;
-   - ``fusion='logit'`` (authors' release): :math:`\\sigma(z_p + w\\,z_a)`;
-
-   with :math:`w` the decode head's ``fuse_weight`` (0.5). A model without
-   a second classifier gives :math:`\\sigma(z_p)`.
-4. The probabilities are averaged over views; the pseudo label is their
-   argmax. Without TTA there is a single view (scale 1, no flip). With TTA
-   the views are ``scales`` x {identity, flip}; the release sums the
-   ``'logit'`` fusion over two scales x flip (pass ``fusion='logit'``).
-   By default no confidence threshold is applied (neither paper nor release
-   uses one).
+- the model: :func:`init_model` builds the predicting network with mmseg's
+  ``init_model`` (the student of a ``UDASegmentor``; ``fusion`` sets its
+  head's ``fuse_mode``) and loads its weights from the checkpoint;
+- the data: the target training set (:func:`target_dataset_cfg`) through
+  the config's *test* pipeline without annotation loading
+  (:func:`inference_pipeline`: load, resize to the model input, pack),
+  iterated by a test data loader over the images still to do;
+  with TTA (:func:`tta_transform`) mmcv's ``TestTimeAug`` makes the views
+  ``scales`` x {identity, horizontal flip} of the resized image;
+- the prediction (:mod:`~mmseg_uda.apis.pseudo_label_predictor`): the fused
+  probabilities of each view at the original image size, averaged over the
+  views by mmseg's TTA model; the pseudo label is their argmax (no
+  confidence threshold: neither paper nor release uses one);
+- the files (:class:`~mmseg_uda.apis.PseudoLabelWriter`): PNGs, resumption
+  and ``meta.json``.
 
 Optionally (``class_portion``), the labels are filtered by the class-balanced
 selection of CBST (Zou et al., ECCV 2018), whose class balance policy MRNet
 stage II adopts (:mod:`~mmseg_uda.apis.pseudo_label_selection`): pass 1
 writes the unfiltered argmax label to ``DIR/raw/<rel>.png`` and the
-confidence of the argmax class (the fused probability above, already in
-[0, 1]; 8-bit, ``round(255 conf)``) to ``DIR/conf/<rel>.png``; pass 2 (rank
-0) computes per-class thresholds from the confidence histograms of the
-whole set and writes ``DIR/<rel>.png`` with the pixels below the threshold
-of their class set to 255 (:func:`write_class_balanced_labels`).
+confidence of the argmax class (the fused probability, in [0, 1]; 8-bit,
+``round(255 conf)``) to ``DIR/conf/<rel>.png``; pass 2 (rank 0) computes
+per-class thresholds from the confidence histograms of the whole set and
+writes ``DIR/<rel>.png`` with the pixels below the threshold of their class
+set to 255 (:func:`~mmseg_uda.apis.write_class_balanced_labels`).
 """
 import copy
-import io
-import json
-import os
-import os.path as osp
-from typing import Dict, List, Optional, Sequence
+import re
+from typing import Callable, Dict, List, Optional, Sequence
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from mmengine.config import Config, ConfigDict
 from mmengine.dataset import pseudo_collate
 from mmengine.dist import barrier, get_dist_info
 from mmengine.logging import print_log
+from mmengine.model.utils import revert_sync_batchnorm
+from mmengine.runner.checkpoint import _load_checkpoint, load_state_dict
 from mmengine.utils import ProgressBar
-from PIL import Image
 from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
 
-from mmseg.registry import DATASETS, MODELS
-from ..datasets.pseudo_label_dataset import (PSEUDO_LABEL_META,
-                                             image_dir_and_suffix,
-                                             pseudo_label_path)
-from ..models.uda.student_outputs import forward_heads
-from .pseudo_label_selection import (apply_thresholds, check_portion,
-                                     class_balanced_thresholds,
-                                     confidence_histograms, format_summary,
-                                     quantize_confidence, selection_summary)
+from mmseg.registry import DATASETS, TRANSFORMS
+from .pseudo_label_predictor import (PseudoLabelPredictor,
+                                     PseudoLabelTTAModel, split_model)
+from .pseudo_label_selection import check_portion, format_summary
+from .pseudo_label_writer import (CONF_DIR, RAW_DIR, PseudoLabelWriter,
+                                  weights_sha256)
 
 #: Transforms that load labels; dropped from the test pipeline.
 ANNOTATION_LOADERS = ('LoadAnnotations', 'LoadMappedAnnotations',
                       'LoadDepthAnnotation', 'LoadBiomedicalAnnotation')
 FUSIONS = ('prob', 'logit')
-#: Sub-folders of the unfiltered labels / confidences (class-balanced mode).
-RAW_DIR = 'raw'
-CONF_DIR = 'conf'
+#: Scales of the TTA views when none are given.
+DEFAULT_TTA_SCALES = (1.0, 0.75)
 
 
 def _type_name(transform) -> str:
@@ -105,8 +86,9 @@ def inference_pipeline(test_pipeline: Sequence[dict]) -> List[dict]:
 
     Raises:
         ValueError: If the pipeline holds a random or test-time-augmentation
-            transform (pseudo labels must be deterministic; use ``tta``
-            instead), or does not end with ``PackSegInputs``.
+            transform (pseudo labels must be deterministic; the views of
+            ``tta`` are added by :func:`tta_transform`), or does not end
+            with ``PackSegInputs``.
     """
     pipeline = []
     for t in test_pipeline:
@@ -116,13 +98,29 @@ def inference_pipeline(test_pipeline: Sequence[dict]) -> List[dict]:
         if name.startswith('Random') or name == 'TestTimeAug':
             raise ValueError(
                 f'the test pipeline holds {name}; pseudo labels need a '
-                'deterministic pipeline (load, resize, pack); use --tta for '
-                'flip / multi-scale averaging')
+                'deterministic pipeline (load, resize, pack); use --tta /'
+                ' --scales for flip / multi-scale averaging')
         pipeline.append(copy.deepcopy(t))
     if not pipeline or _type_name(pipeline[-1]) != 'PackSegInputs':
         raise ValueError('the test pipeline must end with PackSegInputs, got '
                          f'{[_type_name(t) for t in test_pipeline]}')
     return pipeline
+
+
+def _train_target_cfg(cfg: Config, dataset_key: str):
+    try:
+        ds_cfg = cfg.train_dataloader.dataset
+    except AttributeError:
+        raise KeyError('the config has no train_dataloader.dataset; pseudo '
+                       'labels are made for its target training set')
+    if dataset_key in ds_cfg:
+        return ds_cfg[dataset_key]
+    if ds_cfg.get('type') == 'UDADataset':
+        raise KeyError(f'train_dataloader.dataset (UDADataset) has no key '
+                       f'{dataset_key!r}; pass --dataset-key')
+    if ds_cfg.get('type') == 'PseudoLabelDataset':
+        return ds_cfg['dataset']
+    return ds_cfg
 
 
 def target_dataset_cfg(cfg: Config, dataset_key: str = 'target') -> dict:
@@ -142,18 +140,7 @@ def target_dataset_cfg(cfg: Config, dataset_key: str = 'target') -> dict:
     Returns:
         dict: The dataset config.
     """
-    try:
-        ds_cfg = cfg.train_dataloader.dataset
-    except AttributeError:
-        raise KeyError('the config has no train_dataloader.dataset; pseudo '
-                       'labels are made for its target training set')
-    if dataset_key in ds_cfg:
-        ds_cfg = ds_cfg[dataset_key]
-    elif ds_cfg.get('type') == 'UDADataset':
-        raise KeyError(f'train_dataloader.dataset (UDADataset) has no key '
-                       f'{dataset_key!r}; pass --dataset-key')
-    elif ds_cfg.get('type') == 'PseudoLabelDataset':
-        ds_cfg = ds_cfg['dataset']
+    ds_cfg = _train_target_cfg(cfg, dataset_key)
     test_pipeline = cfg.get('test_pipeline')
     if test_pipeline is None:
         test_pipeline = cfg.get('test_dataloader', {}).get('dataset',
@@ -168,265 +155,324 @@ def target_dataset_cfg(cfg: Config, dataset_key: str = 'target') -> dict:
 
 
 def build_target_dataset(cfg: Config, dataset_key: str = 'target'):
-    """Build :func:`target_dataset_cfg` (fully initialised)."""
+    """Build :func:`target_dataset_cfg` (fully initialised).
+
+    Args:
+        cfg (Config): A training config.
+        dataset_key (str): Key of the target set in a UDA dataset config.
+    """
     dataset = DATASETS.build(target_dataset_cfg(cfg, dataset_key))
     if hasattr(dataset, 'full_init'):
         dataset.full_init()
     return dataset
 
 
+def student_config(cfg: Config, fusion: Optional[str] = None) -> Config:
+    """An mmseg config whose ``model`` is the network that predicts.
+
+    For a ``UDASegmentor`` that is its student ``segmentor`` with the UDA
+    model's data preprocessor; otherwise ``cfg.model`` itself.
+
+    Args:
+        cfg (Config): The stage-I training config.
+        fusion (str, optional): ``fuse_mode`` of the decode head (``'prob'``
+            paper, ``'logit'`` release); None keeps the config's.
+    """
+    model = copy.deepcopy(cfg.model)
+    if 'segmentor' in model:
+        student = model['segmentor']
+        student['data_preprocessor'] = model.get('data_preprocessor')
+        model = student
+    if fusion is not None:
+        if fusion not in FUSIONS:
+            raise ValueError(
+                f'fusion must be one of {FUSIONS}, got {fusion!r}')
+        model['decode_head']['fuse_mode'] = fusion
+    return Config(dict(model=model,
+                       default_scope=cfg.get('default_scope', 'mmseg')))
+
+
 def init_model(cfg: Config,
                checkpoint: Optional[str] = None,
-               device: str = 'cpu') -> torch.nn.Module:
-    """Build ``cfg.model``, load ``checkpoint`` and put it in eval mode.
+               device: str = 'cpu',
+               fusion: Optional[str] = None) -> torch.nn.Module:
+    """The predicting network of a stage-I model, in eval mode.
 
-    SyncBN layers are reverted to BN (inference only, one process each).
+    Built by mmseg's ``init_model`` from :func:`student_config` (backbone
+    ``init_cfg`` dropped: the weights come from the checkpoint). The
+    checkpoint's ``segmentor.*`` entries (a ``UDASegmentor`` checkpoint) or
+    all its entries (an mmseg one) are loaded strictly: a checkpoint without
+    the network's weights is an error, discriminators and teacher are
+    ignored. SyncBN layers are reverted to BN (inference, one process each).
 
     Args:
-        cfg (Config): Config with ``model`` (e.g. a ``UDASegmentor``).
-        checkpoint (str, optional): Checkpoint path (mmengine
-            ``load_checkpoint``, non-strict: e.g. discriminator weights of a
-            stage-I checkpoint are simply unused).
+        cfg (Config): The stage-I training config.
+        checkpoint (str, optional): Checkpoint path.
         device (str): Device. Defaults to 'cpu'.
+        fusion (str, optional): See :func:`student_config`.
     """
-    from mmengine.model.utils import revert_sync_batchnorm
-    from mmengine.runner import load_checkpoint
-    model = MODELS.build(cfg.model)
+    from mmseg.apis import init_model as mmseg_init_model
+    model = mmseg_init_model(student_config(cfg, fusion), None, device='cpu')
     if checkpoint is not None:
-        load_checkpoint(model, checkpoint, map_location='cpu')
-    model = revert_sync_batchnorm(model)
-    return model.to(device).eval()
+        state = _load_checkpoint(checkpoint, map_location='cpu')
+        state = state.get('state_dict', state)
+        if 'segmentor' in cfg.model:
+            state = {
+                k[len('segmentor.'):]: v
+                for k, v in state.items() if k.startswith('segmentor.')
+            }
+        state = {re.sub(r'^module\.', '', k): v for k, v in state.items()}
+        try:
+            load_state_dict(model, state, strict=True)
+        except RuntimeError as err:
+            raise RuntimeError(f'{checkpoint} does not hold the weights of '
+                               f'the config\'s model: {err}') from None
+    return revert_sync_batchnorm(model).to(device).eval()
 
 
-def _split_model(model: torch.nn.Module):
-    """``(student segmentor, data preprocessor)`` of a UDA or mmseg model."""
-    segmentor = getattr(model, 'segmentor', model)
-    preprocessor = getattr(model, 'data_preprocessor', None)
-    if preprocessor is None:
-        raise AttributeError(
-            f'{type(model).__name__} has no data_preprocessor')
-    return segmentor, preprocessor
+def tta_transform(pack, scales: Sequence[float], flip: bool = True) -> dict:
+    """mmcv ``TestTimeAug`` config of the views ``scales`` x {identity,
+    horizontal flip}, replacing the final ``PackSegInputs``.
 
-
-def fuse_logits(segmentor: torch.nn.Module,
-                primary: Tensor,
-                aux: Optional[Tensor],
-                fusion: str = 'prob') -> Tensor:
-    """Class probabilities (N, C, H, W) from same-size logits.
+    Each view rescales the (already model-sized) image by ``s`` (``Resize``
+    with ``scale_factor``, bilinear), then flips it or not, then packs.
 
     Args:
-        segmentor (nn.Module): Student; its decode head's ``fuse_weight``
-            (default 0.5) is :math:`w`.
-        primary (Tensor): Primary logits.
-        aux (Tensor, optional): Auxiliary logits; None -> softmax(primary).
-        fusion (str): ``'prob'`` (paper) or ``'logit'`` (release).
+        pack (dict | callable): The pipeline's final ``PackSegInputs``
+            (config or built transform).
+        scales (Sequence[float]): Positive scales.
+        flip (bool): Add the flipped view of every scale.
     """
-    if fusion not in FUSIONS:
-        raise ValueError(f'fusion must be one of {FUSIONS}, got {fusion!r}')
-    primary = primary.float()
-    if aux is None:
-        return F.softmax(primary, dim=1)
-    w = float(getattr(segmentor.decode_head, 'fuse_weight', 0.5))
-    aux = aux.float()
-    if fusion == 'prob':
-        return (F.softmax(primary, dim=1) + w * F.softmax(aux, dim=1)) / \
-            (1. + w)
-    return F.softmax(primary + w * aux, dim=1)
+    if not scales or any(s <= 0 for s in scales):
+        raise ValueError(f'scales must be positive, got {list(scales)}')
+    flips = [dict(type='RandomFlip', prob=p, direction='horizontal')
+             for p in ((0., 1.) if flip else (0., ))]
+    return dict(
+        type='TestTimeAug',
+        transforms=[[
+            dict(type='Resize', scale_factor=float(s), keep_ratio=False)
+            for s in scales
+        ], flips, [copy.deepcopy(pack)]])
+
+
+class TargetImages(Dataset):
+    """Images ``indices`` of the target set through its pipeline, or through
+    a TTA pipeline (its pipeline with the final pack replaced by
+    :func:`tta_transform`).
+
+    Args:
+        dataset (BaseSegDataset): The target set (inference pipeline).
+        indices (Sequence[int]): Images to load.
+        tta (dict, optional): ``TestTimeAug`` config; None: one view.
+    """
+
+    def __init__(self, dataset, indices: Sequence[int],
+                 tta: Optional[dict] = None):
+        self.dataset = dataset
+        self.indices = list(indices)
+        self.views = None if tta is None else TRANSFORMS.build(tta)
+
+    def _load(self, idx: int) -> Optional[dict]:
+        if self.views is None:
+            return self.dataset.prepare_data(idx)
+        results = self.dataset.get_data_info(idx)
+        for t in self.dataset.pipeline.transforms[:-1]:
+            results = t(results)
+            if results is None:
+                return None
+        return self.views(results)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> dict:
+        idx = self.indices[i]
+        sample = self._load(idx)
+        if sample is None:
+            path = self.dataset.get_data_info(idx)['img_path']
+            raise RuntimeError(f'the pipeline returned None for {path}')
+        return sample
+
+
+def predictor(model: torch.nn.Module, tta: bool = False) -> Callable:
+    """``test_step`` of :class:`PseudoLabelPredictor` (one view) or of
+    :class:`PseudoLabelTTAModel` over it (a batch of ``TestTimeAug`` views).
+
+    Args:
+        model (nn.Module): The stage-I model in eval mode.
+        tta (bool): Whether the batches hold TTA views.
+    """
+    one_view = PseudoLabelPredictor(model).eval()
+    return PseudoLabelTTAModel(one_view).test_step if tta else \
+        one_view.test_step
 
 
 @torch.no_grad()
 def pseudo_label_probs(model: torch.nn.Module,
                        data: dict,
-                       fusion: str = 'prob',
-                       scales: Sequence[float] = (1.0, ),
-                       flip: bool = False) -> Tensor:
+                       tta: bool = False) -> Tensor:
     """Fused class probabilities of one image at its original size.
 
-    See the module docstring for the exact procedure.
-
     Args:
-        model (nn.Module): A ``UDASegmentor`` (its student ``segmentor`` is
-            used) or an mmseg segmentor, in eval mode.
+        model (nn.Module): A ``UDASegmentor`` or an mmseg segmentor, in eval
+            mode.
         data (dict): One collated sample (``pseudo_collate([sample])``) of
-            the inference pipeline.
-        fusion (str): ``'prob'`` (paper) or ``'logit'`` (release).
-        scales (Sequence[float]): Input scales of the views.
-        flip (bool): Add the horizontally flipped view of every scale.
+            the inference pipeline, or of :class:`TargetImages` with TTA.
+        tta (bool): ``data`` holds ``TestTimeAug`` views.
 
     Returns:
         Tensor: Probabilities (C, H0, W0), (H0, W0) = ``ori_shape``.
     """
-    segmentor, preprocessor = _split_model(model)
-    data = preprocessor(data, False)
-    inputs, samples = data['inputs'], data['data_samples']
-    if inputs.shape[0] != 1:
-        raise ValueError('pseudo_label_probs takes one image at a time')
-    meta = samples[0].metainfo
-    ori_h, ori_w = meta['ori_shape'][:2]
-    img_h, img_w = meta.get('img_shape', inputs.shape[-2:])[:2]
-    inputs = inputs[..., :img_h, :img_w]  # drop test-time padding
-    align = getattr(segmentor.decode_head, 'align_corners', False)
-
-    def to_ori(x: Tensor) -> Tensor:
-        if tuple(x.shape[-2:]) == (ori_h, ori_w):
-            return x.float()
-        return F.interpolate(
-            x.float(),
-            size=(ori_h, ori_w),
-            mode='bilinear',
-            align_corners=align)
-
-    total, num_views = None, 0
-    for scale in scales:
-        if scale <= 0:
-            raise ValueError(f'scales must be positive, got {scale}')
-        x = inputs
-        if scale != 1.0:
-            size = (max(1, int(round(img_h * scale))),
-                    max(1, int(round(img_w * scale))))
-            x = F.interpolate(
-                inputs, size=size, mode='bilinear', align_corners=False)
-        for flipped in ((False, True) if flip else (False, )):
-            out = forward_heads(segmentor, x.flip(-1) if flipped else x)
-            aux = out.aux
-            # resize first, un-flip afterwards: the flip average of a
-            # mirror-symmetric image is then exactly symmetric
-            probs = fuse_logits(segmentor, to_ori(out.primary),
-                                None if aux is None else to_ori(aux), fusion)
-            if flipped:
-                probs = probs.flip(-1)
-            total = probs if total is None else total + probs
-            num_views += 1
-    return (total / num_views)[0]
+    return predictor(model, tta)(data)[0].seg_logits.data
 
 
-def write_label_png(label: np.ndarray, path: str) -> None:
-    """Write train ids as an 8-bit single-channel PNG, atomically.
-
-    The PNG is encoded in memory, written to a hidden temporary file in the
-    target folder and renamed onto ``path``, so an interrupted run never
-    leaves a partial ``path`` (a stray ``.NAME.PID.tmp`` at most).
+def _settings(model, dataset, meta, tta, scales, balanced) -> dict:
+    """The :data:`~mmseg_uda.apis.pseudo_label_writer.SETTINGS` of a run.
 
     Args:
-        label (np.ndarray): (H, W) integer array with values in [0, 255].
-        path (str): Output path; parent folders are created.
+        model (nn.Module): The stage-I model (weights fingerprint, fusion).
+        dataset (BaseSegDataset): The target set (classes).
+        meta (dict, optional): The caller's entries (config, checkpoint...).
+        tta (bool): Whether views are averaged.
+        scales (Sequence[float]): Scales of the views.
+        balanced (bool): CBST mode.
     """
-    label = np.asarray(label)
-    if label.ndim != 2:
-        raise ValueError(f'label must be (H, W), got shape {label.shape}')
-    if label.size and (label.min() < 0 or label.max() > 255):
-        raise ValueError(f'label values must be in [0, 255] for {path}')
-    buf = io.BytesIO()
-    Image.fromarray(label.astype(np.uint8), mode='L').save(buf, format='PNG')
-    folder = osp.dirname(path) or '.'
-    os.makedirs(folder, exist_ok=True)
-    tmp = osp.join(folder, f'.{osp.basename(path)}.{os.getpid()}.tmp')
-    try:
-        with open(tmp, 'wb') as f:
-            f.write(buf.getvalue())
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    segmentor = split_model(model)[0]
+    head = segmentor.decode_head
+    settings = dict(config=None, checkpoint=None, cfg_options=None,
+                    dataset_key=None)
+    settings.update(meta or {})
+    settings.update(
+        weights_sha256=weights_sha256(segmentor),
+        fusion=getattr(head, 'fuse_mode', None) if hasattr(head, 'fuse')
+        else None,
+        fuse_weight=getattr(head, 'fuse_weight', None),
+        tta=tta,
+        scales=[float(s) for s in scales] if tta else [1.0],
+        flip=tta,
+        class_balanced=balanced,
+        classes=list(dataset.metainfo.get('classes') or []))
+    return settings
 
 
-def _read_png(path: str) -> np.ndarray:
-    return np.array(Image.open(path))
-
-
-def write_class_balanced_labels(label_paths: Sequence[str],
-                                raw_paths: Sequence[str],
-                                conf_paths: Sequence[str],
-                                num_classes: int,
-                                portion: float,
-                                max_threshold: float = 1.0,
-                                class_names: Optional[Sequence[str]] = None,
-                                ignore_index: int = 255) -> dict:
-    """CBST selection (pass 2): filter the raw labels, write the finals.
-
-    Reads every ``(raw, conf)`` pair twice: first to accumulate the per-class
-    confidence histograms of the whole set, then to write
-    ``label_paths[i]`` = :func:`apply_thresholds` of the pair with the
-    thresholds of :func:`class_balanced_thresholds`. Always recomputed from
-    the pairs (cheap), so a resumed run gives the same files.
+def _record(settings: dict, writer: PseudoLabelWriter, num_images: int):
+    """``meta.json`` content: the settings and how to read the folder.
 
     Args:
-        label_paths (Sequence[str]): Output paths of the filtered labels.
-        raw_paths (Sequence[str]): Unfiltered argmax labels (8-bit PNGs).
-        conf_paths (Sequence[str]): Confidence levels (8-bit PNGs,
-            ``round(255 conf)``).
+        settings (dict): :func:`_settings`.
+        writer (PseudoLabelWriter): The folder's writer.
+        num_images (int): Images of the target set.
+    """
+    info = dict(
+        settings,
+        img_dir=writer.img_dir,
+        naming='image path relative to img_dir, img_suffix '
+        f'{writer.img_suffix!r} replaced by .png',
+        num_images=num_images)
+    if writer.class_balanced:
+        info.update(raw_dir=RAW_DIR, conf_dir=CONF_DIR,
+                    confidence='fused probability of the argmax class, '
+                    'round(255 * conf)')
+    return info
+
+
+def _num_classes(segmentor, dataset, balanced: bool) -> Optional[int]:
+    """Number of classes of the head (or the dataset); checked to fit 8-bit
+    PNGs, required for the class-balanced selection.
+
+    Args:
+        segmentor (nn.Module): The predicting network.
+        dataset (BaseSegDataset): The target set.
+        balanced (bool): CBST mode.
+    """
+    num_classes = getattr(segmentor.decode_head, 'num_classes', None)
+    if num_classes is not None and num_classes > 255:
+        raise ValueError(f'{num_classes} classes do not fit 8-bit PNGs with '
+                         'the ignore index 255')
+    if num_classes is None:
+        num_classes = len(dataset.metainfo.get('classes') or [])
+    if balanced and not num_classes:
+        raise ValueError('class-balanced selection needs the number of '
+                         'classes (decode_head.num_classes or the '
+                         "dataset's classes)")
+    return num_classes
+
+
+@torch.no_grad()
+def _predict_and_write(model, dataset, writer: PseudoLabelWriter,
+                       todo: List[int], tta: Optional[dict],
+                       num_workers: int, bar) -> None:
+    """Test loop: load ``todo`` with a data loader, predict, write.
+
+    Args:
+        model (nn.Module): The stage-I model.
+        dataset (BaseSegDataset): The target set.
+        writer (PseudoLabelWriter): Writes each prediction.
+        todo (list[int]): Indices to predict.
+        tta (dict, optional): :func:`tta_transform` config, or None.
+        num_workers (int): Loader worker processes.
+        bar (ProgressBar, optional): Updated per image.
+    """
+    loader = DataLoader(
+        TargetImages(dataset, todo, tta),
+        batch_size=1,
+        shuffle=False,
+        num_workers=num_workers,
+        collate_fn=pseudo_collate)
+    predict = predictor(model, tta is not None)
+    for data in loader:
+        for sample in predict(data):
+            writer.write(sample.img_path, sample.seg_logits.data)
+            if bar is not None:
+                bar.update()
+    if bar is not None:
+        print()  # end the progress bar line
+
+
+def _select(writer, num_classes, class_portion, max_threshold, info):
+    """CBST pass 2 (rank 0); adds the selection to the record.
+
+    Args:
+        writer (PseudoLabelWriter): The folder's writer.
         num_classes (int): Number of classes.
-        portion (float): CBST portion in (0, 1] kept per class.
-        max_threshold (float): Cap of the thresholds in (0, 1].
-        class_names (Sequence[str], optional): Names for the summary.
-        ignore_index (int): Value of dropped pixels. Defaults to 255.
-
-    Returns:
-        dict: :func:`selection_summary` plus ``class_portion``,
-        ``max_threshold`` and ``thresholds`` (list, None for classes
-        without pixels).
-
-    Raises:
-        FileNotFoundError: naming the first missing raw / conf file.
+        class_portion (float): CBST portion.
+        max_threshold (float): Cap of the thresholds.
+        info (dict): The record, updated in place.
     """
-    check_portion(portion, max_threshold)
-    if not len(label_paths) == len(raw_paths) == len(conf_paths):
-        raise ValueError('label_paths, raw_paths and conf_paths differ in '
-                         'length')
-    for raw, conf in zip(raw_paths, conf_paths):
-        for path in (raw, conf):
-            if not osp.isfile(path):
-                raise FileNotFoundError(
-                    f'class-balanced selection: {path} is missing (pass 1 '
-                    'writes a raw label and a confidence map per image; '
-                    'rerun the generation to complete them)')
-    hist = np.zeros((num_classes, 256), dtype=np.int64)
-    for raw, conf in zip(raw_paths, conf_paths):
-        label, level = _read_png(raw), _read_png(conf)
-        if label.shape != level.shape:
-            raise ValueError(f'{raw} {label.shape} and {conf} {level.shape} '
-                             'differ in size')
-        confidence_histograms(label, level, num_classes, out=hist)
-    thresholds = class_balanced_thresholds(hist, portion, max_threshold)
-    for out, raw, conf in zip(label_paths, raw_paths, conf_paths):
-        write_label_png(
-            apply_thresholds(_read_png(raw), _read_png(conf), thresholds,
-                             ignore_index), out)
-    summary = selection_summary(hist, thresholds, class_names)
-    summary.update(
-        class_portion=float(portion),
-        max_threshold=float(max_threshold),
-        thresholds=[None if np.isnan(t) else float(t) for t in thresholds])
-    return summary
-
-
-def _atomic_json(obj: dict, path: str) -> None:
-    tmp = f'{path}.{os.getpid()}.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(obj, f, indent=2)
-    os.replace(tmp, path)
+    selection = writer.write_selected(num_classes, class_portion,
+                                      max_threshold, info['classes'])
+    print_log(
+        f'class-balanced selection (CBST, portion {class_portion}, max '
+        f'threshold {max_threshold}):\n' + format_summary(selection),
+        logger='current')
+    info.update(
+        class_portion=selection['class_portion'],
+        max_threshold=selection['max_threshold'],
+        class_balance=selection)
+    return selection
 
 
 def generate_pseudo_labels(model: torch.nn.Module,
                            dataset,
                            out_dir: str,
-                           fusion: str = 'prob',
                            tta: bool = False,
-                           scales: Sequence[float] = (1.0, 0.75),
+                           scales: Sequence[float] = DEFAULT_TTA_SCALES,
                            rank: Optional[int] = None,
                            world_size: Optional[int] = None,
                            meta: Optional[dict] = None,
                            progress: bool = True,
                            class_portion: Optional[float] = None,
-                           max_threshold: float = 1.0) -> Dict[str, int]:
+                           max_threshold: float = 1.0,
+                           overwrite: bool = False,
+                           num_workers: int = 0) -> Dict[str, int]:
     """Write one pseudo-label PNG per image of ``dataset`` under ``out_dir``.
 
-    Naming: :func:`~mmseg_uda.datasets.pseudo_label_path` (the image path
-    relative to the dataset's image folder, image suffix replaced by
-    ``.png``). Resumable: images whose PNG exists are skipped without being
-    loaded (PNGs are written atomically, so an existing one is complete).
-    Distributed: rank ``r`` of ``W`` handles indices ``r, r + W, ...``; after
-    a barrier rank 0 writes ``out_dir/meta.json``.
+    Files, resumption and ``meta.json``: :class:`PseudoLabelWriter` (an
+    image whose PNG exists and decodes is skipped without being loaded; a
+    folder made with other settings is refused unless ``overwrite``).
+    Distributed: rank ``r`` of ``W`` handles indices ``r, r + W, ...``;
+    after a barrier rank 0 completes ``out_dir/meta.json``. The fusion is the
+    model's (its head's ``fuse_mode``, see :func:`init_model`).
 
     Args:
         model (nn.Module): Stage-I model (``UDASegmentor`` or mmseg
@@ -434,180 +480,84 @@ def generate_pseudo_labels(model: torch.nn.Module,
         dataset (BaseSegDataset): The target training set with the
             inference pipeline (:func:`build_target_dataset`).
         out_dir (str): Output folder.
-        fusion (str): ``'prob'`` (paper, default) or ``'logit'`` (release).
         tta (bool): Average the views ``scales`` x {identity, h-flip}.
             Without it: one view, scale 1, no flip.
         scales (Sequence[float]): Scales of the TTA views.
         rank (int, optional): This process's rank (default: mmengine's).
         world_size (int, optional): Number of processes (default:
             mmengine's).
-        meta (dict, optional): Extra entries of ``meta.json`` (config,
-            checkpoint, ...).
+        meta (dict, optional): ``meta.json`` entries of the caller (config,
+            checkpoint, dataset_key, cfg_options: compared on resume).
         progress (bool): Show a progress bar on rank 0.
         class_portion (float, optional): CBST class-balanced selection
             (see the module docstring): keep the ``class_portion`` most
-            confident pixels of every class, in (0, 1]. Then pass 1 writes
-            ``out_dir/raw/<rel>.png`` (argmax) and ``out_dir/conf/<rel>.png``
-            (confidence, 8-bit) and resumes on images whose pair exists;
-            pass 2 (rank 0, after a barrier) always rewrites
-            ``out_dir/<rel>.png`` (:func:`write_class_balanced_labels`).
-            None (default): unfiltered argmax labels, no raw / conf files.
+            confident pixels of every class, in (0, 1]. None (default):
+            unfiltered argmax labels, no raw / conf files.
         max_threshold (float): Cap in (0, 1] of the CBST thresholds
             (default 1.0: none). Only with ``class_portion``.
+        overwrite (bool): Delete the set's existing labels and regenerate
+            them all, whatever the folder's record says.
+        num_workers (int): Data-loading worker processes.
 
     Returns:
         dict: ``written`` and ``skipped`` counts of this rank, ``assigned``
         (indices of this rank) and ``total`` (images of the dataset); with
-        ``class_portion``, on rank 0, also ``selection`` (the summary of
-        :func:`write_class_balanced_labels`).
+        ``class_portion``, on rank 0, also ``selection`` (the CBST summary).
     """
-    if fusion not in FUSIONS:
-        raise ValueError(f'fusion must be one of {FUSIONS}, got {fusion!r}')
     balanced = class_portion is not None
     if balanced:
         check_portion(class_portion, max_threshold)
     elif max_threshold != 1.0:
         raise ValueError('max_threshold only applies with class_portion')
-    _check_previous_mode(out_dir, balanced)
     dist_rank, dist_world = get_dist_info()
     rank = dist_rank if rank is None else rank
     world_size = dist_world if world_size is None else world_size
-    num_classes = getattr(
-        _split_model(model)[0].decode_head, 'num_classes', None)
-    if num_classes is not None and num_classes > 255:
-        raise ValueError(f'{num_classes} classes do not fit 8-bit PNGs with '
-                         'the ignore index 255')
-    img_dir, img_suffix = image_dir_and_suffix(dataset)
-    paths = [
-        pseudo_label_path(
-            dataset.get_data_info(i)['img_path'], img_dir, out_dir, img_suffix)
-        for i in range(len(dataset))
-    ]
-    if len(set(paths)) != len(paths):
-        raise ValueError('several images map to the same pseudo-label file; '
-                         f'check img_suffix of {type(dataset).__name__}')
-    view_scales = tuple(scales) if tta else (1.0, )
-    classes = list(dataset.metainfo.get('classes') or [])
-    if balanced:
-        raw_paths, conf_paths = [[
-            pseudo_label_path(
-                dataset.get_data_info(i)['img_path'], img_dir,
-                osp.join(out_dir, sub), img_suffix)
-            for i in range(len(dataset))
-        ] for sub in (RAW_DIR, CONF_DIR)]
-        reserved = tuple(
-            osp.join(osp.abspath(out_dir), sub) + osp.sep
-            for sub in (RAW_DIR, CONF_DIR))
-        clash = [p for p in paths if osp.abspath(p).startswith(reserved)]
-        if clash:
-            raise ValueError(
-                f'pseudo label {clash[0]} would lie in the {RAW_DIR}/ or '
-                f'{CONF_DIR}/ folder of the class-balanced mode')
-        if num_classes is None:
-            num_classes = len(classes)
-        if not num_classes:
-            raise ValueError('class-balanced selection needs the number of '
-                             'classes (decode_head.num_classes or the '
-                             "dataset's classes)")
+    num_classes = _num_classes(split_model(model)[0], dataset, balanced)
+    writer = PseudoLabelWriter(out_dir, dataset, balanced)
+    settings = _settings(model, dataset, meta, tta, scales, balanced)
+    info = _record(settings, writer, len(dataset))
+    # without a process group every simulated rank records its run
+    writer.prepare(settings, info, rank if dist_world > 1 else 0, overwrite)
 
     indices = list(range(rank, len(dataset), world_size))
-    bar = ProgressBar(len(indices)) if progress and rank == 0 else None
-    written = skipped = 0
-    for idx in indices:
-        path = paths[idx]
-        if (osp.exists(raw_paths[idx]) and osp.exists(conf_paths[idx])
-                if balanced else osp.exists(path)):
-            skipped += 1
-        else:
-            sample = dataset.prepare_data(idx)
-            if sample is None:
-                raise RuntimeError(f'the pipeline returned None for '
-                                   f"{dataset.get_data_info(idx)['img_path']}")
-            probs = pseudo_label_probs(
-                model,
-                pseudo_collate([sample]),
-                fusion=fusion,
-                scales=view_scales,
-                flip=tta)
-            if balanced:
-                conf, label = probs.max(0)
-                write_label_png(label.cpu().numpy(), raw_paths[idx])
-                write_label_png(
-                    quantize_confidence(conf.cpu().numpy()), conf_paths[idx])
-            else:
-                write_label_png(probs.argmax(0).cpu().numpy(), path)
-            written += 1
-        if bar is not None:
-            bar.update()
-    if bar is not None:
-        print()  # end the progress bar line
-
+    todo = [i for i in indices if overwrite or not writer.is_done(i)]
+    tta_cfg = tta_transform(dataset.pipeline.transforms[-1],
+                            scales) if tta else None
+    bar = ProgressBar(len(todo)) if progress and rank == 0 and todo else None
+    _predict_and_write(model, dataset, writer, todo, tta_cfg, num_workers,
+                       bar)
     if world_size > 1:
         barrier()
-    selection = None
+    result = dict(written=len(todo), skipped=len(indices) - len(todo),
+                  assigned=len(indices), total=len(dataset))
     if rank == 0:
-        if balanced:
-            selection = write_class_balanced_labels(
-                paths, raw_paths, conf_paths, num_classes, class_portion,
-                max_threshold, classes)
-            print_log(
-                f'class-balanced selection (CBST, portion {class_portion}, '
-                f'max threshold {max_threshold}):\n' +
-                format_summary(selection),
-                logger='current')
-        count = sum(osp.exists(p) for p in paths)
-        info = dict(meta or {})
-        info.update(
-            fusion=fusion,
-            tta=tta,
-            scales=list(view_scales),
-            flip=tta,
-            classes=classes,
-            img_dir=img_dir,
-            naming='image path relative to img_dir, img_suffix '
-            f'{img_suffix!r} replaced by .png',
-            num_images=len(dataset),
-            count=count)
-        if balanced:
-            info.update(
-                class_portion=selection['class_portion'],
-                max_threshold=selection['max_threshold'],
-                raw_dir=RAW_DIR,
-                conf_dir=CONF_DIR,
-                confidence='fused probability of the argmax class, '
-                'round(255 * conf)',
-                class_balance=selection)
-        os.makedirs(out_dir, exist_ok=True)
-        _atomic_json(info, osp.join(out_dir, PSEUDO_LABEL_META))
-        print_log(
-            f'pseudo labels: {count} of {len(dataset)} in {out_dir} (this '
-            f'process wrote {written}, skipped {skipped} existing)',
-            logger='current')
+        _finish(writer, info, result, num_classes, class_portion,
+                max_threshold)
     if balanced and world_size > 1:
         barrier()  # every rank returns once the filtered labels exist
-    result = dict(
-        written=written,
-        skipped=skipped,
-        assigned=len(indices),
-        total=len(dataset))
-    if selection is not None:
-        result['selection'] = selection
     return result
 
 
-def _check_previous_mode(out_dir: str, balanced: bool) -> None:
-    """Refuse to resume unfiltered generation in a class-balanced folder
-    (its existing, filtered PNGs would be skipped as if unfiltered)."""
-    path = osp.join(out_dir, PSEUDO_LABEL_META)
-    if balanced or not osp.isfile(path):
-        return
-    try:
-        with open(path) as f:
-            previous = json.load(f).get('class_portion')
-    except (OSError, ValueError):
-        return
-    if previous is not None:
-        raise ValueError(
-            f'{out_dir} holds class-balanced pseudo labels (class portion '
-            f'{previous} in {path}); unfiltered labels would skip them as '
-            'existing: pass the class portion again or use another folder')
+def _finish(writer: PseudoLabelWriter, info: dict, result: dict,
+            num_classes: int, class_portion: Optional[float],
+            max_threshold: float) -> None:
+    """Rank 0 after every rank's pass 1: CBST pass 2 (adds ``selection``
+    to ``result``), the complete record, a summary line.
+
+    Args:
+        writer (PseudoLabelWriter): The folder's writer.
+        info (dict): The record.
+        result (dict): This rank's counts (updated in place).
+        num_classes (int): Number of classes.
+        class_portion (float, optional): CBST portion; None: no selection.
+        max_threshold (float): Cap of the thresholds.
+    """
+    if class_portion is not None:
+        result['selection'] = _select(writer, num_classes, class_portion,
+                                      max_threshold, info)
+    count = writer.finish(info)
+    print_log(
+        f"pseudo labels: {count} of {result['total']} in {writer.out_dir} "
+        f"(this process wrote {result['written']}, skipped "
+        f"{result['skipped']} existing)",
+        logger='current')
