@@ -398,6 +398,16 @@ def _check_benchmark(cfg, bench):
         assert not subsets
 
 
+def _check_paper_resnet(backbone):
+    """The papers' DeepLabv2 ResNet-101 (tests/test_paper_backbone.py
+    checks the built modules)."""
+    assert backbone.type == 'ResNet' and backbone.depth == 101
+    assert backbone.style == 'caffe' and backbone.deep_stem is False
+    assert backbone.contract_dilation is False
+    assert tuple(backbone.dilations) == (1, 1, 2, 4)
+    assert tuple(backbone.strides) == (1, 2, 1, 1)
+
+
 def _check_imagenet_init(cfg):
     init = cfg.model.segmentor.backbone.init_cfg
     assert _is_pretrained(init), 'backbones start from ImageNet weights'
@@ -416,7 +426,7 @@ def test_mrnet_protocol(name):
     _check_benchmark(cfg, bench)
     _check_imagenet_init(cfg)
     seg = cfg.model.segmentor
-    assert seg.backbone.type == 'ResNetV1c' and seg.backbone.depth == 101
+    _check_paper_resnet(seg.backbone)
     assert seg.decode_head.type == 'DualDeepLabV2Head'
     assert tuple(seg.decode_head.in_index) == (2, 3)  # layer3, layer4
     opt = cfg.optim_wrapper.segmentor
@@ -472,7 +482,7 @@ def _check_sac_model(cfg, name):
         assert seg.backbone.type == 'VGG16DeepLabV2'
         assert seg.backbone.norm_cfg is not None  # BN: ABN adapts it
     else:
-        assert seg.backbone.type == 'ResNetV1c' and seg.backbone.depth == 101
+        _check_paper_resnet(seg.backbone)
     assert seg.decode_head.type == 'DeepLabV2Head'  # single classifier
     assert tuple(seg.decode_head.dilations
                  if 'dilations' in seg.decode_head else
