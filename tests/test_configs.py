@@ -456,9 +456,15 @@ def test_mrnet_protocol(name):
     assert model.adversary.loss_weights == dict(primary=0.001, aux=0.0002)
     assert cfg.optim_wrapper.discriminator.optimizer == dict(
         type='Adam', lr=1e-4, betas=(0.9, 0.99))
+    loss = seg.decode_head.loss_decode
     if method == 'adaptsegnet':
         assert not model.get('memory_reg')
+        assert loss.type == 'CrossEntropyLoss'
     else:
+        # MRNet Sec. 4.1: CBST's class balance (release weights)
+        assert loss.type == 'ClassBalancedCrossEntropyLoss'
+        assert loss.num_classes == seg.decode_head.num_classes
+        assert (loss.max_weight, loss.min_pixels) == (7.0, 64 * 64)
         assert model.memory_reg == dict(
             type='MemoryRegLoss', mode='symmetric', loss_weight=0.1)
         assert model.memory_reg_start_iter == 10000
