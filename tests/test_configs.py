@@ -508,6 +508,9 @@ def test_sac_abn_protocol(name):
     assert not model.get('self_training') and not model.get('adversary')
     assert tuple(model.data_preprocessor.size) == (640, 640)
     assert cfg.train_dataloader.sampler.type == 'UDAInfiniteSampler'
+    # batch 16 = 4 per GPU on 4 GPUs, one target image per source image
+    assert cfg.train_dataloader.batch_size == 4
+    assert cfg.train_dataloader.get('batch_sampler') is None
     source, target = _train_datasets(cfg)
     for ds in (source, target):
         types = _types(ds.pipeline)
@@ -544,6 +547,10 @@ def test_sac_protocol(name):
     sampler = cfg.train_dataloader.sampler
     assert sampler.type == 'ClassBalancedTargetSampler'
     assert sampler.uniform_ratio == 0.25
+    # 8 source + 2 target images (x 4 views) per step, on one process
+    assert cfg.train_dataloader.batch_size == 8
+    assert cfg.train_dataloader.batch_sampler == dict(
+        type='UDABatchSampler', target_batch_size=2)
     assert tuple(model.data_preprocessor.size) == (512, 1024)
     _, target = _train_datasets(cfg)
     resize = [t for t in target.pipeline if t['type'] == 'Resize']
