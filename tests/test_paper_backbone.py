@@ -106,3 +106,25 @@ def test_v1c_alternative_is_documented_variant(base):
     # pytorch style: stride on the 3x3 conv
     assert net.layer2[0].conv1.stride == (1, 1)
     assert net.layer2[0].conv2.stride == (2, 2)
+
+
+@pytest.mark.parametrize('base,caffe', [
+    ('deeplabv2_r101_dual', True), ('deeplabv2_r101_dual_16cls', True),
+    ('deeplabv2_r101_dual_class_balanced', True), ('deeplabv2_r101', False),
+    ('deeplabv2_r101_v1c_dual', False), ('deeplabv2_r101_v1c', False)])
+def test_input_normalisation_matches_init_weights(base, caffe):
+    """The DeepLab (caffe) init of AdaptSegNet / MRNet expects BGR minus
+    the caffe mean (104.0, 116.7, 122.7), no std; torchvision / OpenMMLab
+    ImageNet weights expect RGB with ImageNet mean and std."""
+    cfg = Config.fromfile(str(MODELS_DIR / f'{base}.py'))
+    pre = cfg.data_preprocessor
+    init = cfg.segmentor.backbone.init_cfg.checkpoint
+    if caffe:
+        assert init == 'pretrained/deeplab_resnet101_init.pth'
+        assert pre.bgr_to_rgb is False and list(pre.std) == [1., 1., 1.]
+        assert [round(m, 1) for m in pre.mean] == [104.0, 116.7, 122.7]
+    else:
+        assert 'deeplab' not in init
+        assert pre.bgr_to_rgb is True
+        assert list(pre.mean) == [123.675, 116.28, 103.53]
+        assert list(pre.std) == [58.395, 57.12, 57.375]

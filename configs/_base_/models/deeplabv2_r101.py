@@ -13,6 +13,11 @@
 # statistics are what SAC's ABN pre-training adapts (tools/train.py turns
 # SyncBN into BN without CUDA).
 _base_ = ['./deeplabv2_r101_dual.py']
+# torchvision / OpenMMLab ImageNet weights: RGB, ImageNet mean and std.
+data_preprocessor = dict(
+    mean=[123.675, 116.28, 103.53],
+    std=[58.395, 57.12, 57.375],
+    bgr_to_rgb=True)
 segmentor = dict(
     backbone=dict(
         init_cfg=dict(

@@ -13,11 +13,13 @@
 #   model = dict(segmentor={{_base_.segmentor}},
 #                data_preprocessor={{_base_.data_preprocessor}})
 norm_cfg = dict(type='SyncBN', requires_grad=True)
+# Input normalisation of the DeepLab (caffe) init of AdaptSegNet / MRNet:
+# BGR images minus the caffe mean, no std scaling (their IMG_MEAN).
 data_preprocessor = dict(
     type='UDADataPreProcessor',
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    bgr_to_rgb=True,
+    mean=[104.00698793, 116.66876762, 122.67891434],
+    std=[1., 1., 1.],
+    bgr_to_rgb=False,
     size=(512, 1024),  # (h, w): batches are padded to the crop size
     pad_val=0,
     seg_pad_val=255)

@@ -8,6 +8,11 @@
 #   '../_base_/models/deeplabv2_r101_dual.py'
 #   -> '../_base_/models/deeplabv2_r101_v1c_dual.py'
 _base_ = ['./deeplabv2_r101_dual.py']
+# torchvision / OpenMMLab ImageNet weights: RGB, ImageNet mean and std.
+data_preprocessor = dict(
+    mean=[123.675, 116.28, 103.53],
+    std=[58.395, 57.12, 57.375],
+    bgr_to_rgb=True)
 segmentor = dict(
     backbone=dict(
         _delete_=True,
