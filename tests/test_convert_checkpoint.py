@@ -275,3 +275,27 @@ def test_mrnet_release_head_is_refused(tmp_path):
     assert tool.main(['mrnet-release', str(path),
                       str(tmp_path / 'out.pth')]) == 1
     assert not (tmp_path / 'out.pth').exists()
+
+
+def test_sac_synthia_19_class_model_to_16_class_config(tmp_path):
+    """SAC's SYNTHIA models keep 19 outputs; --drop-classes 9 14 16
+    (terrain, truck, train) gives the 16-class config's classifier, rows in
+    Cityscapes order."""
+    src = sac_vgg16_snapshot(classes=19)
+    path, out = tmp_path / 'final_e164.pth', tmp_path / 'converted.pth'
+    torch.save(src, path)
+    assert tool.main(['sac-vgg16', str(path), str(out),
+                      '--drop-classes', '9', '14', '16']) == 0
+    seg = _build('sac/synthia2cs_vgg16.py')
+    load_checkpoint(seg, str(out), strict=True,
+                    revise_keys=[(r'^segmentor\.', '')])
+    kept = [c for c in range(19) if c not in (9, 14, 16)]
+    assert len(kept) == 16
+    for k in range(4):
+        for name in ('weight', 'bias'):
+            old = src['model'][f'module.backbone.classifier.conv2d_list.'
+                               f'{k}.{name}']
+            new = seg.state_dict()[f'decode_head.conv_seg.convs.{k}.{name}']
+            assert torch.equal(new, old[kept])
+    with pytest.raises(tool.ConversionError, match='19 classes'):
+        tool.drop_classes(tool.convert('sac-vgg16', src), [19])

@@ -8,6 +8,7 @@ files.
 Usage::
 
     python tools/convert_checkpoint.py LAYOUT SRC DST [--prefix PREFIX]
+        [--drop-classes C [C ...]]
 
 Layouts (``--list`` prints them):
 
@@ -42,6 +43,9 @@ UDASegmentor, for ``tools/test.py CONFIG DST`` or ``load_from``):
 
 BatchNorm counters (``num_batches_tracked``) missing from old files are
 filled in by PyTorch when the state dict is loaded.
+SAC's SYNTHIA models predict 19 classes (terrain, truck and train are only
+left out of the mean IoU); ``--drop-classes 9 14 16`` keeps the 16 of the
+SYNTHIA configs (the argmax then runs over 16 classes, not 19).
 The momentum network (``slow_net``) and the class prior of a SAC snapshot
 are not converted (evaluation uses the student). The MRNet release's
 trained models use a classifier this project does not implement (five
@@ -227,6 +231,22 @@ LAYOUTS: Dict[str, tuple] = {
 }
 
 
+def drop_classes(state: StateDict, classes) -> StateDict:
+    """Remove the output rows of ``classes`` from every classifier conv
+    (``decode_head.conv_seg.convs.*``), e.g. terrain, truck and train (9,
+    14, 16) of SAC's 19-class SYNTHIA models for the 16-class configs."""
+    out = dict(state)
+    for k, v in state.items():
+        if re.search(r'decode_head\.conv_seg\.convs\.\d+\.(weight|bias)$', k):
+            bad = [c for c in classes if not 0 <= c < v.shape[0]]
+            if bad:
+                raise ConversionError(f'--drop-classes {bad}: the classifier '
+                                      f'has {v.shape[0]} classes')
+            keep = [c for c in range(v.shape[0]) if c not in set(classes)]
+            out[k] = v[keep].clone()
+    return out
+
+
 def convert(layout: str, checkpoint, src: str = 'checkpoint',
             prefix: str = None) -> StateDict:
     """Convert a loaded checkpoint.
@@ -262,6 +282,10 @@ def parse_args(argv=None):
         '--prefix', default=None,
         help='prefix of every output key (default: none for init weights, '
         "'segmentor.' for trained models)")
+    parser.add_argument(
+        '--drop-classes', type=int, nargs='+', default=None,
+        help='classifier outputs to remove from a trained model, e.g. '
+        '9 14 16 for a 19-class SAC SYNTHIA model and the 16-class configs')
     parser.add_argument('--list', action='store_true', help='list layouts')
     args = parser.parse_args(argv)
     if not args.list and not (args.layout and args.src and args.dst):
@@ -281,6 +305,8 @@ def main(argv=None, load: Callable = torch.load) -> int:
     checkpoint = load(args.src, map_location='cpu', weights_only=True)
     try:
         state = convert(args.layout, checkpoint, args.src, args.prefix)
+        if args.drop_classes:
+            state = drop_classes(state, args.drop_classes)
     except ConversionError as err:
         print(f'error: {err}', file=sys.stderr)
         return 1
