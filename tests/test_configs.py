@@ -399,6 +399,16 @@ def _check_benchmark(cfg, bench):
         assert not subsets
 
 
+def _check_paper_resnet(backbone):
+    """The papers' DeepLabv2 ResNet-101 (tests/test_paper_backbone.py
+    checks the built modules)."""
+    assert backbone.type == 'ResNet' and backbone.depth == 101
+    assert backbone.style == 'caffe' and backbone.deep_stem is False
+    assert backbone.contract_dilation is False
+    assert tuple(backbone.dilations) == (1, 1, 2, 4)
+    assert tuple(backbone.strides) == (1, 2, 1, 1)
+
+
 def _check_imagenet_init(cfg):
     init = cfg.model.segmentor.backbone.init_cfg
     assert _is_pretrained(init), 'backbones start from ImageNet weights'
@@ -417,7 +427,7 @@ def test_mrnet_protocol(name):
     _check_benchmark(cfg, bench)
     _check_imagenet_init(cfg)
     seg = cfg.model.segmentor
-    assert seg.backbone.type == 'ResNetV1c' and seg.backbone.depth == 101
+    _check_paper_resnet(seg.backbone)
     assert seg.decode_head.type == 'DualDeepLabV2Head'
     assert tuple(seg.decode_head.in_index) == (2, 3)  # layer3, layer4
     opt = cfg.optim_wrapper.segmentor
@@ -447,9 +457,15 @@ def test_mrnet_protocol(name):
     assert model.adversary.loss_weights == dict(primary=0.001, aux=0.0002)
     assert cfg.optim_wrapper.discriminator.optimizer == dict(
         type='Adam', lr=1e-4, betas=(0.9, 0.99))
+    loss = seg.decode_head.loss_decode
     if method == 'adaptsegnet':
         assert not model.get('memory_reg')
+        assert loss.type == 'CrossEntropyLoss'
     else:
+        # MRNet Sec. 4.1: CBST's class balance (release weights)
+        assert loss.type == 'ClassBalancedCrossEntropyLoss'
+        assert loss.num_classes == seg.decode_head.num_classes
+        assert (loss.max_weight, loss.min_pixels) == (7.0, 64 * 64)
         assert model.memory_reg == dict(
             type='MemoryRegLoss', mode='symmetric', loss_weight=0.1)
         assert model.memory_reg_start_iter == 10000
@@ -473,7 +489,7 @@ def _check_sac_model(cfg, name):
         assert seg.backbone.type == 'VGG16DeepLabV2'
         assert seg.backbone.norm_cfg is not None  # BN: ABN adapts it
     else:
-        assert seg.backbone.type == 'ResNetV1c' and seg.backbone.depth == 101
+        _check_paper_resnet(seg.backbone)
     assert seg.decode_head.type == 'DeepLabV2Head'  # single classifier
     assert tuple(seg.decode_head.dilations
                  if 'dilations' in seg.decode_head else
@@ -493,6 +509,9 @@ def test_sac_abn_protocol(name):
     assert not model.get('self_training') and not model.get('adversary')
     assert tuple(model.data_preprocessor.size) == (640, 640)
     assert cfg.train_dataloader.sampler.type == 'UDAInfiniteSampler'
+    # batch 16 = 4 per GPU on 4 GPUs, one target image per source image
+    assert cfg.train_dataloader.batch_size == 4
+    assert cfg.train_dataloader.get('batch_sampler') is None
     source, target = _train_datasets(cfg)
     for ds in (source, target):
         types = _types(ds.pipeline)
@@ -529,6 +548,10 @@ def test_sac_protocol(name):
     sampler = cfg.train_dataloader.sampler
     assert sampler.type == 'ClassBalancedTargetSampler'
     assert sampler.uniform_ratio == 0.25
+    # 8 source + 2 target images (x 4 views) per step, on one process
+    assert cfg.train_dataloader.batch_size == 8
+    assert cfg.train_dataloader.batch_sampler == dict(
+        type='UDABatchSampler', target_batch_size=2)
     assert tuple(model.data_preprocessor.size) == (512, 1024)
     _, target = _train_datasets(cfg)
     resize = [t for t in target.pipeline if t['type'] == 'Resize']

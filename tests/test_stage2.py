@@ -747,11 +747,32 @@ def test_paper_stage2_configs(name):
     assert cfg.train_dataloader.dataset.dataset.get('with_labels') is False
     assert cfg.train_cfg.max_iters == 25000
     assert cfg.model.get('adversary') is None
+    # class balance of the paper (CBST's policy) kept from stage I
+    head = cfg.model.segmentor.decode_head
+    assert head.loss_decode.type == 'ClassBalancedCrossEntropyLoss'
+    assert head.loss_decode.num_classes == head.num_classes
     if name.endswith('release'):
         assert cfg.model.get('memory_reg') is None
         assert cfg.train_dataloader.batch_size == 9
         assert cfg.optim_wrapper.segmentor.optimizer.lr == 1e-4
+        assert cfg.optim_wrapper.segmentor.optimizer.nesterov is True
         assert cfg.model.segmentor.decode_head.dropout_ratio == 0.2
+        # release train_ft.py: rectified loss, --lambda-seg 0.5,
+        # --class-balance --often-balance --max-value 7, --only-hard-label 80
+        loss = cfg.model.labelled_loss
+        assert loss.type == 'RectifiedPseudoLabelLoss'
+        assert loss.aux_weight == 0.5 and loss.hard_percentile == 80
+        assert loss.class_balance == dict(
+            num_classes=head.num_classes, max_weight=7.0,
+            min_pixels=64 * 64, often_balance=True)
+        warm, poly = cfg.param_scheduler
+        assert (warm.type, warm.start_factor, warm.end) == ('LinearLR', 0.1,
+                                                            5000)
+        assert (poly.type, poly.end, poly.power) == ('PolyLR', 100000, 0.9)
+        # release pseudo labels: scales 1.0 + 1.25, flips, summed softmax
+        text = open(osp.join(REPO, 'configs', 'mrnet', name + '.py')).read()
+        assert '--fusion logit --tta --scales 1.0 1.25' in text
+        assert cfg.train_dataloader.dataset.pseudo_label_dir in text
     else:
         assert cfg.model.memory_reg.loss_weight == 0.1
         assert cfg.model.memory_reg_on == 'labelled'

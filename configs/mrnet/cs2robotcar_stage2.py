@@ -9,8 +9,10 @@
 # Model, optimiser and batch 2 are those of stage I; the paper gives no
 # stage-II input size for RobotCar: the images keep their 1280x960 size and
 # are randomly cropped to 1024x512 (and flipped), as the target images of
-# stage I (configs/_base_/datasets/cs2robotcar.py). The authors' release variant (no MR, dropout 0.2,
-# lr 1e-4, batch 9, 512x256 crops): cs2robotcar_stage2_release.py.
+# stage I (configs/_base_/datasets/cs2robotcar.py). The class-balanced CE
+# of stage I (CBST's policy, paper Sec. 4.1) is kept on the pseudo labels.
+# The authors' release variant (no MR, rectified loss, dropout 0.2, lr 1e-4,
+# batch 9, 512x256 crops): cs2robotcar_stage2_release.py.
 #
 # End to end:
 #   python tools/train.py configs/mrnet/cs2robotcar.py \

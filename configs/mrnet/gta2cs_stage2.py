@@ -9,9 +9,10 @@
 # Model, optimiser (SGD lr 2e-4, poly over 100k, stop at 25k) and batch 2
 # are those of stage I; target images are resized to 1280x640, randomly
 # cropped to 1024x512 (the paper's training input) and flipped, like the
-# source images of stage I. Not included: the class
-# balance policy the paper cites (CBST). The authors' release differs (no
-# MR, dropout 0.2, lr 1e-4, batch 9, 512x256 crops): gta2cs_stage2_release.py.
+# source images of stage I. The class-balanced CE of stage I (CBST's
+# policy, paper Sec. 4.1) is kept on the pseudo labels. The authors'
+# release differs (no MR, rectified loss, dropout 0.2, lr 1e-4, batch 9,
+# 512x256 crops): gta2cs_stage2_release.py.
 #
 # End to end:
 #   python tools/train.py configs/mrnet/gta2cs.py \

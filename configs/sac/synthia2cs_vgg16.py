@@ -7,6 +7,9 @@
 # confidence loss (lambda 3) weighted 2 (VGG-16); class-balanced target
 # sampling; SGD lr 2.5e-4 constant (ASPP 10x); 1024x512 inputs, evaluation at
 # 2048x1024.
+# Batch per step: 8 source + 2 target images (x 4 views = 8 target
+# views), paper Sec. 4.1, as one GPU runs it; for 2 / 4 GPUs see the
+# dataset base synthia2cs_sac.py.
 # Pseudo-label threshold floor: None (paper). The release clamps the thresholds
 # from below at 0.1 (VGG-16); to follow it add to the model dict:
 #   self_training=dict(pseudo_labeler=dict(min_threshold=0.1))

@@ -1,6 +1,6 @@
 import copy
 import warnings
-from typing import Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmengine.dataset import BaseDataset
@@ -31,6 +31,10 @@ class UDADataset(Dataset):
     - ``dataset[(src_idx, tgt_idx)]``: the pair chosen by a sampler such as
       :class:`UDAInfiniteSampler`, which shuffles source and target
       independently.
+    - ``dataset[(src_idx, None)]``: the source sample alone; the target
+      entries of the item are ``None`` (nothing is loaded). Used by
+      :class:`UDABatchSampler` for batches with fewer target than source
+      images; :class:`UDADataPreProcessor` drops the ``None`` entries.
     - ``dataset[idx]`` (any other sampler): source sample ``idx`` and a
       target index drawn uniformly from ``[0, len(target))`` by
       ``numpy.random.default_rng((seed, salt, idx))``, so the same
@@ -147,13 +151,14 @@ class UDADataset(Dataset):
                              f'for {size} samples')
         return idx % size
 
-    def _resolve(self, idx) -> Tuple[int, int]:
+    def _resolve(self, idx) -> Tuple[int, Optional[int]]:
         if isinstance(idx, Sequence) and not isinstance(idx, str):
             if len(idx) != 2:
                 raise ValueError('UDADataset: a tuple index must be '
                                  f'(src_idx, tgt_idx), got {idx!r}')
-            return (self._check_index(idx[0], self.source_len, 'source'),
-                    self._check_index(idx[1], self.target_len, 'target'))
+            tgt = None if idx[1] is None else self._check_index(
+                idx[1], self.target_len, 'target')
+            return self._check_index(idx[0], self.source_len, 'source'), tgt
         src = self._check_index(idx, self.source_len, 'source')
         return src, self.target_index_of(src)
 
@@ -170,20 +175,22 @@ class UDADataset(Dataset):
         """Get a processed (source, target) pair.
 
         Args:
-            idx (int | tuple[int, int]): Source index, or
-                ``(src_idx, tgt_idx)``.
+            idx (int | tuple[int, int | None]): Source index, or
+                ``(src_idx, tgt_idx)``; ``tgt_idx=None`` for no target.
 
         Returns:
             dict: ``inputs``, ``data_samples``, ``target_inputs`` and
-            ``target_data_samples``.
+            ``target_data_samples`` (the last two None without a target).
         """
         if not self._fully_initialized:
             self.full_init()
         src_idx, tgt_idx = self._resolve(idx)
         inputs, data_samples = self._unpack(self.source[src_idx], 'source',
                                             src_idx)
-        t_inputs, t_samples = self._unpack(self.target[tgt_idx], 'target',
-                                           tgt_idx)
+        t_inputs, t_samples = None, None
+        if tgt_idx is not None:
+            t_inputs, t_samples = self._unpack(self.target[tgt_idx],
+                                               'target', tgt_idx)
         return dict(
             inputs=inputs,
             data_samples=data_samples,

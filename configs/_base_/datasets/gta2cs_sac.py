@@ -14,10 +14,24 @@
 #   count: the release's predicted-pixel shares). Final configs point
 #   `train_dataloader.sampler.class_stats_file` at their ABN model's file.
 # - evaluation at the full 2048x1024 resolution (single scale).
-# Batch: the paper uses 8 source + 2 target images (x 4 views) over 4 GPUs.
-# UDADataset yields (source, target) pairs, so the two counts cannot
-# differ: batch_size=2 gives 2 source + 2 target images (8 target views) per
-# GPU, i.e. the paper's target batch on one GPU, or 8 + 8 on four.
+# Batch per training step (paper Sec. 4.1; release TRAIN.BATCH_SIZE 8,
+# NUM_GROUPS 2, GROUP_SIZE 4): 8 source images + 2 target images, each
+# target image making 4 views (the model makes them), i.e. 8 source images
+# and 8 target views, with SGD lr 2.5e-4 for that step (schedule base).
+# mmengine's batch_size is per process; UDABatchSampler gives a process
+# fewer target than source images. Per GPU count:
+# - 1 GPU (default here): batch_size=8, target_batch_size=2;
+# - 2 GPUs: 4 + 1 per GPU, add
+#     --cfg-options train_dataloader.batch_size=4 \
+#         train_dataloader.batch_sampler.target_batch_size=1
+# - 4 GPUs (the paper's hardware for ResNet-101): 2 source images and half
+#   a target image per GPU; the release splits the 4 views of one image
+#   over two GPUs and gathers them for the fusion, this project fuses the
+#   views of an image within one process, so 4 GPUs give at best 2 + 1 per
+#   GPU (batch_size=2, target_batch_size=1): 8 source + 4 target images
+#   (16 views) per step, twice the paper's target batch.
+# Keep 8 source images per step (1 or 2 GPUs) to keep the paper's lr; for
+# another total batch scale the lr yourself (it is not rescaled here).
 _base_ = ['./gta2cs.py']
 target_train_pipeline = [
     dict(type='LoadCheckedImageFromFile'),
@@ -32,7 +46,8 @@ test_pipeline = [
 target_train_dataset = dict(pipeline=target_train_pipeline)
 target_val_dataset = dict(pipeline=test_pipeline)
 train_dataloader = dict(
-    batch_size=2,
+    batch_size=8,  # source images per process
+    batch_sampler=dict(type='UDABatchSampler', target_batch_size=2),
     sampler=dict(
         type='ClassBalancedTargetSampler',
         class_stats_file='work_dirs/sac/abn_gta2cs_r101/class_stats.npy',

@@ -31,6 +31,7 @@ source_dataset = dict(pipeline=source_pipeline)
 target_train_dataset = dict(pipeline=target_train_pipeline)
 train_dataloader = dict(
     batch_size=4,
+    batch_sampler=None,  # ABN: one target image per source image
     sampler=dict(_delete_=True, type='UDAInfiniteSampler'),
     dataset=dict(
         source=dict(pipeline=source_pipeline),

@@ -4,7 +4,10 @@
 # channels and dilation 4, then the ASPP-L sum head (dilations 6/12/18/24).
 # VGG-16 with BatchNorm as in the authors' release (the original DeepLabv2
 # VGG-16 has none, norm_cfg=None; SAC's ABN pre-training needs BN layers),
-# initialised from torchvision's ImageNet vgg16_bn.
+# initialised from torchvision's ImageNet vgg16_bn (vgg16_bn-6c64b313.pth,
+# as SAC's release), converted offline (drops the classifier):
+#   python tools/convert_checkpoint.py torchvision-vgg16 \
+#       vgg16_bn-6c64b313.pth pretrained/vgg16_bn_torchvision.pth
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 data_preprocessor = dict(
     type='UDADataPreProcessor',
@@ -25,7 +28,9 @@ segmentor = dict(
         conv5_dilation=2,
         norm_cfg=norm_cfg,
         norm_eval=False,
-        init_cfg=dict(type='Pretrained', checkpoint='torchvision://vgg16_bn')),
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='pretrained/vgg16_bn_torchvision.pth')),
     decode_head=dict(
         type='DeepLabV2Head',
         in_channels=1024,

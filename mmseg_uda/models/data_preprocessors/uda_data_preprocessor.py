@@ -16,6 +16,11 @@ class UDADataPreProcessor(SegDataPreProcessor):
     without a target part (validation, test, source-only) are processed
     exactly as by :class:`SegDataPreProcessor`.
 
+    Items without a target image (``None`` entries, from
+    :class:`UDABatchSampler` with ``target_batch_size`` below the batch
+    size) are dropped, so the target batch may be smaller than the source
+    batch; a batch with no target image at all has no target keys.
+
     Args:
         **kwargs: See :class:`SegDataPreProcessor`.
     """
@@ -25,9 +30,18 @@ class UDADataPreProcessor(SegDataPreProcessor):
             dict(inputs=data['inputs'],
                  data_samples=data.get('data_samples')), training)
         if 'target_inputs' in data:
+            inputs = data['target_inputs']
+            samples = data.get('target_data_samples')
+            if isinstance(inputs, (list, tuple)) and any(
+                    x is None for x in inputs):
+                keep = [i for i, x in enumerate(inputs) if x is not None]
+                if not keep:
+                    return out
+                inputs = [inputs[i] for i in keep]
+                samples = None if samples is None else [
+                    samples[i] for i in keep]
             target = super().forward(
-                dict(inputs=data['target_inputs'],
-                     data_samples=data.get('target_data_samples')), training)
+                dict(inputs=inputs, data_samples=samples), training)
             out['target_inputs'] = target['inputs']
             out['target_data_samples'] = target['data_samples']
         return out

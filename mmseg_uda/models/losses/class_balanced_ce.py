@@ -9,6 +9,7 @@ from mmengine.logging import MessageHub
 from torch import Tensor
 
 from mmseg.registry import MODELS
+from .hard_pixel_selection import hard_pixel_labels
 
 
 @MODELS.register_module()
@@ -41,6 +42,14 @@ class ClassBalancedCrossEntropyLoss(nn.Module):
 
     over non-ignored pixels :math:`i`.
 
+    Hard pixels only (release ``--only-hard-label q``, ``hard_percentile``):
+    pixels whose weighted loss :math:`w_{y_i} CE_i` is below the ``q``-th
+    percentile of the batch's per-pixel losses (ignored pixels counted with
+    loss 0) are ignored before the mean above (see
+    :func:`hard_pixel_labels`); the release uses q = 80 with class balance
+    on the source CE of stage I (``trainer_ms.py``). The class weights are
+    computed from the full labels first.
+
     The moving average is updated in training mode only, and at most once
     per training iteration when mmengine's ``MessageHub`` knows the
     iteration (so the primary and auxiliary losses of a two-classifier head,
@@ -57,6 +66,9 @@ class ClassBalancedCrossEntropyLoss(nn.Module):
             weight :math:`\\bar{o}`. Default: True.
         momentum (float): Momentum :math:`\\mu` of the moving average.
             Default: 0.1.
+        hard_percentile (float, optional): Train only on pixels whose loss
+            is at least this percentile (0-100) of the batch's pixel losses
+            (release: 80). Default: None (all pixels).
         loss_weight (float): Weight of the loss. Default: 1.0.
         loss_name (str): Name of the loss item. Default: 'loss_ce'.
     """
@@ -67,9 +79,14 @@ class ClassBalancedCrossEntropyLoss(nn.Module):
                  min_pixels: int = 64 * 64,
                  often_balance: bool = True,
                  momentum: float = 0.1,
+                 hard_percentile: Optional[float] = None,
                  loss_weight: float = 1.0,
                  loss_name: str = 'loss_ce'):
         super().__init__()
+        if hard_percentile is not None and not 0 <= hard_percentile <= 100:
+            raise ValueError('ClassBalancedCrossEntropyLoss: hard_percentile '
+                             f'must be in [0, 100], got {hard_percentile}')
+        self.hard_percentile = hard_percentile
         self.num_classes = num_classes
         self.max_weight = max_weight
         self.min_pixels = min_pixels
@@ -86,7 +103,9 @@ class ClassBalancedCrossEntropyLoss(nn.Module):
                 f'max_weight={self.max_weight}, '
                 f'min_pixels={self.min_pixels}, '
                 f'often_balance={self.often_balance}, '
-                f'momentum={self.momentum}, loss_weight={self.loss_weight}')
+                f'momentum={self.momentum}, '
+                f'hard_percentile={self.hard_percentile}, '
+                f'loss_weight={self.loss_weight}')
 
     def _should_update(self) -> bool:
         if not self.training:
@@ -145,6 +164,10 @@ class ClassBalancedCrossEntropyLoss(nn.Module):
             weight=class_weight,
             reduction='none',
             ignore_index=ignore_index)
+        if self.hard_percentile is not None:
+            label = hard_pixel_labels(label, loss, self.hard_percentile,
+                                      ignore_index)
+            loss = loss.masked_fill(label == ignore_index, 0.)
         if weight is not None:
             loss = loss * weight.float()
         valid = label != ignore_index

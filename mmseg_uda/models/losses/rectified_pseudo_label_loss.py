@@ -2,7 +2,7 @@
 """Pseudo-label loss rectified by the prediction variance (Zheng & Yang,
 "Rectifying Pseudo Label Learning via Uncertainty Estimation for Domain
 Adaptive Semantic Segmentation", IJCV 2021)."""
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -10,6 +10,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mmseg.registry import MODELS
+from .class_balanced_ce import ClassBalancedCrossEntropyLoss
+from .hard_pixel_selection import hard_pixel_labels
 
 
 @MODELS.register_module()
@@ -44,6 +46,26 @@ class RectifiedPseudoLabelLoss(nn.Module):
     and added with weight :math:`w` (0.5 mirrors :math:`L_{pseg} = L^p +
     0.5 L^a`). The result is multiplied by ``loss_weight``.
 
+    Release options (``train_ft.py`` of layumi/Seg-Uncertainty, flags
+    ``--class-balance --often-balance --max-value 7 --only-hard-label 80``):
+
+    - ``class_balance``: the cross-entropy of pixel :math:`i` is weighted by
+      the batch-adaptive class weight :math:`w_{y_i}` of
+      :class:`ClassBalancedCrossEntropyLoss` (rare classes x7, moving
+      "absent class" weight), :math:`CE_i \to w_{y_i} CE_i`; the weights
+      come from the full pseudo labels, updated once per iteration.
+    - ``hard_percentile`` q: for each classifier, pixels whose (weighted)
+      cross-entropy is below the q-th percentile of the batch's pixel
+      losses are ignored (:func:`hard_pixel_labels`), before the terms
+      above and before counting :math:`|V|`.
+
+    Where the release differs and this loss does not follow it: the
+    revision of ``trainer_ms_variance.py`` at commit 32121d3 divides the
+    cross-entropy by :math:`D_i / C + 10^{-6}` instead of multiplying by
+    :math:`\exp(-D_i)` and averages over all pixels, ignored ones included;
+    this loss implements the IJCV paper's :math:`\exp(-D_i)` form with the
+    mean over :math:`V`.
+
     Logits are bilinearly resized to the label size first (``align_corners``
     True as in the papers) and everything is computed in float32 with
     ``log_softmax``.
@@ -59,6 +81,13 @@ class RectifiedPseudoLabelLoss(nn.Module):
         ignore_index (int): Label of ignored pixels. Defaults to 255.
         align_corners (bool): Of the resize to the label size.
             Defaults to True.
+        class_balance (dict, optional): Arguments of
+            :class:`ClassBalancedCrossEntropyLoss` (``num_classes`` required,
+            e.g. ``dict(num_classes=19, max_weight=7.)``) whose class weights
+            weight the cross-entropy. Defaults to None (unweighted).
+        hard_percentile (float, optional): Keep only pixels whose loss is at
+            least this percentile (0-100) of the batch's pixel losses
+            (release: 80). Defaults to None (all pixels).
         loss_weight (float): Weight of the loss. Defaults to 1.0.
         loss_name (str): Name of the loss item. Defaults to 'loss_rect'.
     """
@@ -67,11 +96,20 @@ class RectifiedPseudoLabelLoss(nn.Module):
                  aux_weight: float = 0.0,
                  ignore_index: int = 255,
                  align_corners: bool = True,
+                 class_balance: Optional[dict] = None,
+                 hard_percentile: Optional[float] = None,
                  loss_weight: float = 1.0,
                  loss_name: str = 'loss_rect') -> None:
         super().__init__()
         if aux_weight < 0:
             raise ValueError(f'aux_weight must be >= 0, got {aux_weight}')
+        if hard_percentile is not None and not 0 <= hard_percentile <= 100:
+            raise ValueError('RectifiedPseudoLabelLoss: hard_percentile must '
+                             f'be in [0, 100], got {hard_percentile}')
+        self.hard_percentile = hard_percentile
+        # only its class weights are used (not its forward)
+        self.class_balance = ClassBalancedCrossEntropyLoss(
+            **class_balance) if class_balance is not None else None
         self.aux_weight = aux_weight
         self.ignore_index = ignore_index
         self.align_corners = align_corners
@@ -82,6 +120,7 @@ class RectifiedPseudoLabelLoss(nn.Module):
         """Extra repr."""
         return (f'aux_weight={self.aux_weight}, '
                 f'ignore_index={self.ignore_index}, '
+                f'hard_percentile={self.hard_percentile}, '
                 f'loss_weight={self.loss_weight}')
 
     def _prepare(self, logits: Tensor, size: Tuple[int, int]) -> Tensor:
@@ -95,16 +134,44 @@ class RectifiedPseudoLabelLoss(nn.Module):
         return logits
 
     @staticmethod
-    def rectified_terms(log_p_self: Tensor, log_p_other: Tensor, label: Tensor,
-                        valid: Tensor) -> Tensor:
-        """Per-pixel ``exp(-KL(p_other || p_self)) * CE + KL`` (0 where
-        invalid), shape (N, H, W)."""
+    def rectified_terms(log_p_self: Tensor,
+                        log_p_other: Tensor,
+                        label: Tensor,
+                        valid: Tensor,
+                        class_weight: Optional[Tensor] = None) -> Tensor:
+        """Per-pixel ``exp(-KL(p_other || p_self)) * w_y * CE + KL`` (0
+        where invalid; ``w = 1`` without ``class_weight``), shape
+        (N, H, W)."""
         variance = (log_p_other.exp() * (log_p_other - log_p_self)).sum(1)
-        safe = label.masked_fill(~valid, 0).unsqueeze(1)
-        ce = -log_p_self.gather(1, safe).squeeze(1)
+        ce = RectifiedPseudoLabelLoss._pixel_ce(log_p_self, label, valid,
+                                                class_weight)
         return torch.where(valid,
                            torch.exp(-variance) * ce + variance,
                            torch.zeros_like(ce))
+
+    @staticmethod
+    def _pixel_ce(log_p: Tensor,
+                  label: Tensor,
+                  valid: Tensor,
+                  class_weight: Optional[Tensor] = None) -> Tensor:
+        """Per-pixel ``w_y * CE`` (0 where invalid), shape (N, H, W)."""
+        safe = label.masked_fill(~valid, 0)
+        ce = -log_p.gather(1, safe.unsqueeze(1)).squeeze(1)
+        if class_weight is not None:
+            ce = ce * class_weight.to(ce)[safe]
+        return ce.masked_fill(~valid, 0.)
+
+    def _hard_valid(self, log_p: Tensor, label: Tensor, valid: Tensor,
+                    class_weight: Optional[Tensor]) -> Tensor:
+        """Valid mask of one classifier: ``valid`` without the pixels
+        below the loss percentile (``hard_percentile``)."""
+        if self.hard_percentile is None:
+            return valid
+        pixel_ce = self._pixel_ce(log_p, label, valid, class_weight)
+        hard = hard_pixel_labels(
+            label.masked_fill(~valid, self.ignore_index), pixel_ce,
+            self.hard_percentile, self.ignore_index)
+        return hard != self.ignore_index
 
     def forward(self, pred_primary: Tensor, pred_aux: Tensor,
                 label: Tensor) -> Tensor:
@@ -144,11 +211,19 @@ class RectifiedPseudoLabelLoss(nn.Module):
                              f'{self.ignore_index}, got values '
                              f'{torch.unique(label[valid]).tolist()}')
 
-        loss_map = self.rectified_terms(log_pp, log_pa, label, valid)
+        class_weight = None
+        if self.class_balance is not None:
+            class_weight = self.class_balance.compute_class_weight(
+                label, self.ignore_index)
+        valid_p = self._hard_valid(log_pp, label, valid, class_weight)
+        loss = self.rectified_terms(log_pp, log_pa, label, valid_p,
+                                    class_weight).sum() / valid_p.sum().clamp(
+                                        min=1)
         if self.aux_weight > 0:
-            loss_map = loss_map + self.aux_weight * self.rectified_terms(
-                log_pa, log_pp, label, valid)
-        loss = loss_map.sum() / valid.sum().clamp(min=1)
+            valid_a = self._hard_valid(log_pa, label, valid, class_weight)
+            loss = loss + self.aux_weight * self.rectified_terms(
+                log_pa, log_pp, label, valid_a,
+                class_weight).sum() / valid_a.sum().clamp(min=1)
         return self.loss_weight * loss
 
     @property
