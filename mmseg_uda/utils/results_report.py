@@ -212,13 +212,15 @@ def plot_curves(curves: Dict[str, Tuple[int, List[Curve]]], out: str,
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 5))
-    for name, (offset, seed_curves) in curves.items():
+    colours = plt.cm.tab20.colors  # distinct colours for up to 20 runs
+    for index, (name, (offset, seed_curves)) in enumerate(curves.items()):
         seed_curves = [c for c in seed_curves if c]
         if not seed_curves:
             continue
         x, m, s = mean_curve(seed_curves)
         x = x + offset
-        (line, ) = ax.plot(x, m, marker='o', markersize=3, label=name)
+        (line, ) = ax.plot(x, m, marker='o', markersize=3, label=name,
+                           color=colours[(2 * index) % 20 + (index // 10) % 2])
         ax.fill_between(x, m - s, m + s, color=line.get_color(), alpha=0.15)
     ax.set_xlabel('training iterations (including earlier stages)')
     ax.set_ylabel(ylabel)
