@@ -21,6 +21,9 @@ Imported by the test configs of ``tests/test_exact_resume.py`` and
   half of the bytes and raises ``OSError(EFBIG)``. The write is intercepted
   in MMEngine's ``LocalBackend.put``, which ``save_checkpoint`` uses, and
   matches the final name or a temporary name containing it.
+- :class:`FreezeRankHook`: with ``UDA_TEST_FREEZE=RANK:ITER`` that rank
+  writes ``work_dir/frozen`` and stops itself (``SIGSTOP``) before
+  iteration ``ITER``, as a hung process.
 - :class:`RankStateDumpHook` saves every rank's model and optimizer state
   to ``work_dir/rank{r}.pth`` after training (checkpoints are written by
   rank 0 only).
@@ -120,6 +123,26 @@ class CheckpointFaultHook(Hook):
         step = checkpoint['meta'].get('iter')
         if mode == 'before' and name == f'iter_{step}.pth':
             _stall(runner.work_dir)
+
+
+@HOOKS.register_module()
+class FreezeRankHook(Hook):
+    """Freeze one rank (see module doc); every rank writes its process id
+    to ``work_dir/pid_rank{r}`` (torchrun starts the ranks in sessions of
+    their own, so a test must end them by id)."""
+
+    def before_train(self, runner) -> None:
+        with open(osp.join(runner.work_dir, f'pid_rank{get_rank()}'),
+                  'w') as f:
+            f.write(str(os.getpid()))
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
+        rank, _, it = os.environ.get('UDA_TEST_FREEZE', '').partition(':')
+        if rank and get_rank() == int(rank) and runner.iter == int(it):
+            import signal
+            with open(osp.join(runner.work_dir, 'frozen'), 'w') as f:
+                f.write(str(os.getpid()))
+            os.kill(os.getpid(), signal.SIGSTOP)
 
 
 @HOOKS.register_module()
