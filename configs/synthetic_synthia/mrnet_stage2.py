@@ -37,7 +37,7 @@ model = dict(
 # with their pseudo labels, augmented like the source images of stage I
 # (resize, 128x256 crop, flip).
 stage2_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadCheckedImageFromFile'),
     dict(type='LoadMappedAnnotations'),
     dict(type='Resize', scale=(320, 160), keep_ratio=True),
     dict(type='RandomCrop', crop_size=(128, 256), cat_max_ratio=0.75),
