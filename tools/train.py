@@ -21,6 +21,7 @@ from mmseg_uda.utils.amp import enable_amp  # noqa: E402
 from mmseg_uda.utils.device_config import adapt_cfg_to_device  # noqa: E402
 from mmseg_uda.utils.dist_utils import setup_distributed  # noqa: E402
 from mmseg_uda.utils.resume import resolve_resume  # noqa: E402
+from mmseg_uda.utils.train_cfg_check import check_train_loop_cfg  # noqa: E402
 
 
 def parse_args():
@@ -67,6 +68,7 @@ def main():
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    check_train_loop_cfg(cfg)
     adapt_cfg_to_device(cfg)
     setup_distributed(args.launcher, cfg)
 

@@ -4,8 +4,10 @@ default_scope = 'mmseg'
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    # tools/train.py switches to gloo on machines without CUDA.
-    dist_cfg=dict(backend='nccl'),
+    # tools/train.py switches to gloo on machines without CUDA. timeout
+    # (seconds, every backend): a collective a hung rank never joins fails
+    # after it and the job ends (torch's default, 30 minutes).
+    dist_cfg=dict(backend='nccl', timeout=1800),
 )
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(

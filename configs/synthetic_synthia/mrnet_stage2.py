@@ -35,7 +35,7 @@ model = dict(
 # with their pseudo labels, augmented like the source images of stage I
 # (resize, 96x192 crop, flip).
 stage2_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadCheckedImageFromFile'),
     dict(type='LoadMappedAnnotations'),
     dict(type='Resize', scale=(240, 120), keep_ratio=True),
     dict(type='RandomCrop', crop_size=(96, 192), cat_max_ratio=0.75),

@@ -1,9 +1,12 @@
+import logging
+import os
 import os.path as osp
 from typing import List, Optional
 
 import mmengine
 import mmengine.fileio as fileio
 from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
 
 from mmseg.datasets import BaseSegDataset
 from .label_mappings import get_label_mapping, get_label_space
@@ -124,11 +127,36 @@ class MappedLabelMixin:
                 suffix=self.img_suffix,
                 recursive=True,
                 backend_args=self.backend_args))
+        dangling = self._dangling_images(img_dir)
         if not names:
             raise ValueError(f'{cls}: no images ending with '
                              f'{self.img_suffix!r} found in {img_dir} (empty '
-                             'split, or wrong data_prefix / img_suffix?)')
+                             'split, or wrong data_prefix / img_suffix?)' +
+                             (f'; {len(dangling)} broken symbolic links, '
+                              f'e.g. {dangling[0]}' if dangling else ''))
+        if dangling:
+            print_log(
+                f'{cls}: {len(dangling)} image(s) in {img_dir} are symbolic '
+                'links to missing files and were skipped: ' +
+                ', '.join(dangling[:5]) + (', ...' if len(dangling) > 5 else
+                                           ''),
+                logger='current',
+                level=logging.WARNING)
         return names
+
+    def _dangling_images(self, img_dir: str) -> List[str]:
+        """Image names in a local ``img_dir`` that are symbolic links to
+        missing files (directory listings skip them silently), sorted."""
+        if not osp.isdir(img_dir):  # another storage backend
+            return []
+        found = []
+        for dirpath, _, filenames in os.walk(img_dir, followlinks=True):
+            for name in filenames:
+                path = osp.join(dirpath, name)
+                if name.endswith(self.img_suffix) and osp.islink(path) \
+                        and not osp.exists(path):
+                    found.append(path)
+        return sorted(found)
 
     def load_data_list(self) -> List[dict]:
         """Collect the samples, checking folders and label files.

@@ -1,4 +1,6 @@
 """Process-group setup that also works on CPU-only machines."""
+import datetime
+
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
@@ -16,6 +18,11 @@ def setup_distributed(launcher: str, cfg: Config) -> None:
     ``WORLD_SIZE``). When a group already exists nothing happens; a runner
     built afterwards sees it and does not initialise again.
 
+    ``env_cfg.dist_cfg.timeout`` (seconds) is honoured on every path (torch
+    otherwise waits 30 minutes): a collective that a stopped or frozen rank
+    never joins fails after that time with a ``RuntimeError`` on the other
+    ranks, and the launcher ends the job.
+
     Args:
         launcher (str): ``'none'``, ``'pytorch'``, ``'slurm'`` or ``'mpi'``.
         cfg (Config): The config (for ``env_cfg.dist_cfg``).
@@ -27,7 +34,10 @@ def setup_distributed(launcher: str, cfg: Config) -> None:
     if torch.cuda.is_available():
         init_dist(launcher, **dist_cfg)
     elif launcher == 'pytorch':
-        torch_dist.init_process_group(backend='gloo')
+        timeout = dist_cfg.get('timeout')
+        kwargs = {} if timeout is None else dict(
+            timeout=datetime.timedelta(seconds=timeout))
+        torch_dist.init_process_group(backend='gloo', **kwargs)
     else:
         dist_cfg['backend'] = 'gloo'
         init_dist(launcher, **dist_cfg)

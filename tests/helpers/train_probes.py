@@ -12,6 +12,18 @@ Imported by the test configs of ``tests/test_exact_resume.py`` and
   environment variable ``UDA_TEST_STALL_AT_ITER=k`` the process writes
   ``work_dir/stalled`` and sleeps before iteration ``k`` (0-based) so a test
   can kill it there, after the preceding checkpoint was written.
+- With ``UDA_TEST_CKPT_FAULT=MODE:NAME`` the write of the checkpoint file
+  ``NAME`` (e.g. ``iter_6.pth``) fails: ``before`` writes
+  ``work_dir/stalled`` and sleeps in ``before_save_checkpoint`` (after
+  MMEngine deleted the checkpoints beyond ``max_keep_ckpts``, before any
+  byte is written; needs :class:`CheckpointFaultHook`), ``during`` writes
+  half of the bytes, then ``stalled``, and sleeps, ``disk_full`` writes
+  half of the bytes and raises ``OSError(EFBIG)``. The write is intercepted
+  in MMEngine's ``LocalBackend.put``, which ``save_checkpoint`` uses, and
+  matches the final name or a temporary name containing it.
+- :class:`FreezeRankHook`: with ``UDA_TEST_FREEZE=RANK:ITER`` that rank
+  writes ``work_dir/frozen`` and stops itself (``SIGSTOP``) before
+  iteration ``ITER``, as a hung process.
 - :class:`RankStateDumpHook` saves every rank's model and optimizer state
   to ``work_dir/rank{r}.pth`` after training (checkpoints are written by
   rank 0 only).
@@ -29,6 +41,44 @@ from mmengine.model import is_model_wrapper
 from mmseg.registry import HOOKS
 
 STALL_ENV = 'UDA_TEST_STALL_AT_ITER'
+FAULT_ENV = 'UDA_TEST_CKPT_FAULT'
+
+
+def _stall(work_dir: str) -> None:
+    with open(osp.join(work_dir, 'stalled'), 'w') as f:
+        f.write('stalled')
+    time.sleep(3600)  # the test kills the process here
+
+
+def _fault() -> tuple:
+    mode, _, name = os.environ.get(FAULT_ENV, '').partition(':')
+    return mode, name
+
+
+def _install_write_fault() -> None:
+    """Patch ``LocalBackend.put`` for the ``during``/``disk_full`` modes."""
+    import errno
+
+    from mmengine.fileio.backends.local_backend import LocalBackend
+    mode, name = _fault()
+    if mode not in ('during', 'disk_full'):
+        return
+    put = LocalBackend.put
+
+    def faulty_put(self, obj, filepath):
+        if name not in osp.basename(str(filepath)):
+            return put(self, obj, filepath)
+        with open(filepath, 'wb') as f:
+            f.write(obj[:len(obj) // 2])
+            f.flush()
+            if mode == 'disk_full':
+                raise OSError(errno.EFBIG, 'File too large')
+            _stall(osp.dirname(str(filepath)))
+
+    LocalBackend.put = faulty_put
+
+
+_install_write_fault()
 
 
 def _digest(img) -> str:
@@ -62,6 +112,37 @@ class BatchTraceHook(Hook):
             with open(osp.join(runner.work_dir, 'stalled'), 'w') as f:
                 f.write(str(runner.iter))
             time.sleep(3600)  # the test kills the process here
+
+
+@HOOKS.register_module()
+class CheckpointFaultHook(Hook):
+    """Stall before checkpoint ``NAME`` is written (``before`` mode)."""
+
+    def before_save_checkpoint(self, runner, checkpoint) -> None:
+        mode, name = _fault()
+        step = checkpoint['meta'].get('iter')
+        if mode == 'before' and name == f'iter_{step}.pth':
+            _stall(runner.work_dir)
+
+
+@HOOKS.register_module()
+class FreezeRankHook(Hook):
+    """Freeze one rank (see module doc); every rank writes its process id
+    to ``work_dir/pid_rank{r}`` (torchrun starts the ranks in sessions of
+    their own, so a test must end them by id)."""
+
+    def before_train(self, runner) -> None:
+        with open(osp.join(runner.work_dir, f'pid_rank{get_rank()}'),
+                  'w') as f:
+            f.write(str(os.getpid()))
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
+        rank, _, it = os.environ.get('UDA_TEST_FREEZE', '').partition(':')
+        if rank and get_rank() == int(rank) and runner.iter == int(it):
+            import signal
+            with open(osp.join(runner.work_dir, 'frozen'), 'w') as f:
+                f.write(str(os.getpid()))
+            os.kill(os.getpid(), signal.SIGSTOP)
 
 
 @HOOKS.register_module()

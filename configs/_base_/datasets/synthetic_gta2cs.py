@@ -9,7 +9,7 @@ target_root = 'data/synthetic/cityscapes'
 img_scale = (192, 96)  # (w, h) for Resize
 crop_size = (96, 192)  # (h, w) for RandomCrop
 source_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadCheckedImageFromFile'),
     dict(type='LoadMappedAnnotations'),
     dict(type='Resize', scale=(240, 120), keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
@@ -17,13 +17,13 @@ source_pipeline = [
     dict(type='PackSegInputs'),
 ]
 target_train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadCheckedImageFromFile'),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackSegInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadCheckedImageFromFile'),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='LoadMappedAnnotations'),
     dict(type='PackSegInputs'),

@@ -26,8 +26,9 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
+    # atomic writes: a kill or a full disk keeps the last complete checkpoint
     checkpoint=dict(
-        type='CheckpointHook', by_epoch=False, interval=2500, max_keep_ckpts=3),
+        type='AtomicCheckpointHook', by_epoch=False, interval=2500, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'),
     # global RNG states in checkpoints: --resume repeats the run exactly

@@ -35,8 +35,9 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
+    # atomic writes: a kill or a full disk keeps the last complete checkpoint
     checkpoint=dict(
-        type='CheckpointHook', by_epoch=False, interval=5000,
+        type='AtomicCheckpointHook', by_epoch=False, interval=5000,
         max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'),

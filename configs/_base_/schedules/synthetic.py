@@ -30,8 +30,9 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=25, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
+    # atomic writes: a kill or a full disk keeps the last complete checkpoint
     checkpoint=dict(
-        type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1),
+        type='AtomicCheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'),
     # global RNG states in checkpoints: --resume repeats the run exactly

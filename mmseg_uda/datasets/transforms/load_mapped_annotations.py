@@ -7,7 +7,14 @@ from mmcv.transforms import BaseTransform
 
 from mmseg.registry import TRANSFORMS
 from ..formats import read_label
-from ..label_mappings import IGNORE_INDEX, apply_label_mapping
+from ..label_mappings import (IGNORE_INDEX, apply_label_mapping,
+                              get_label_mapping)
+
+#: Raw id spaces whose released label files have a fixed sample type. A
+#: SYNTHIA label (16-bit, class id in R) saved as 8-bit - e.g. rescaled by
+#: ``>> 8`` - reads as class 0 (void) everywhere: training on it silently
+#: learns nothing.
+RAW_LABEL_DTYPES = {'synthia': np.uint16}
 
 
 class LabelWarning(UserWarning):
@@ -32,13 +39,19 @@ class LoadMappedAnnotations(BaseTransform):
        give their pixel indices (not colours), 16-bit PNGs keep their depth,
        and a multi-channel label (SYNTHIA) gives the channel named by
        ``label_channel``.
-    2. Maps raw ids with the named mapping in ``label_mapping`` (see
+    2. Checks the sample type of raw-id formats that fix it
+       (``RAW_LABEL_DTYPES``: SYNTHIA labels must be 16-bit) and raises a
+       ``ValueError`` naming the file otherwise; converted labels belong in
+       ``label_mapping=None`` (train ids). Maps raw ids with the named
+       mapping in ``label_mapping`` (see
        :mod:`mmseg_uda.datasets.label_mappings`); None means the file
        already holds train ids. Ids outside the mapping's valid range become
        255 and are reported in a :class:`LabelWarning` naming the file and
        the number of pixels (never an error).
     3. Applies mmseg's class-subset ``label_map`` and ``reduce_zero_label``
-       when the dataset sets them.
+       when the dataset sets them. A label that is then ignore (255)
+       everywhere is reported in a :class:`LabelWarning` naming the file
+       (a batch of only such labels is caught by ``UDADatasetCheckHook``).
     4. If an image was loaded before (``ori_shape`` present: the size of the
        image file as read) and the label size differs, resizes the label to
        that size with nearest-neighbour interpolation and warns
@@ -111,6 +124,7 @@ class LoadMappedAnnotations(BaseTransform):
                     'set the label mapping of its raw id format.')
             label = raw.astype(np.uint8)
         else:
+            self._check_raw_dtype(raw, mapping, path)
             label, num_unknown, unknown_ids = apply_label_mapping(
                 raw, mapping)
             if num_unknown:
@@ -140,6 +154,13 @@ class LoadMappedAnnotations(BaseTransform):
                 lut[old_id] = new_id
             label = lut[label]
 
+        if label.size and (label == IGNORE_INDEX).all():
+            self._warn_once(
+                ('all_ignore', path),
+                f'Label file {path} maps entirely to the ignore index '
+                f'{IGNORE_INDEX} (label mapping {mapping!r}): it trains '
+                'nothing. Wrong label format, bit depth or label mapping?')
+
         img_shape = results.get('ori_shape')
         if img_shape is not None and label.shape != tuple(img_shape[:2]):
             self._warn_once(
@@ -155,6 +176,21 @@ class LoadMappedAnnotations(BaseTransform):
         results['gt_seg_map'] = label
         results.setdefault('seg_fields', []).append('gt_seg_map')
         return results
+
+    @staticmethod
+    def _check_raw_dtype(raw: np.ndarray, mapping: str, path: str) -> None:
+        """Raise if a raw-id label has the wrong sample type for its
+        format (``RAW_LABEL_DTYPES``)."""
+        space = get_label_mapping(mapping).id_space
+        dtype = RAW_LABEL_DTYPES.get(space)
+        if dtype is not None and raw.dtype != dtype:
+            raise ValueError(
+                f'Label file {path} has {raw.dtype.itemsize * 8}-bit samples,'
+                f' but {space} labels (label mapping {mapping!r}) are '
+                f'{np.dtype(dtype).itemsize * 8}-bit PNGs as released; a '
+                'converted or rescaled copy reads as wrong ids (e.g. void '
+                'everywhere). Use the original files, or labels converted to '
+                'train ids with label_mapping=None.')
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(backend_args={self.backend_args})'

@@ -1,3 +1,4 @@
+from .atomic_checkpoint_hook import AtomicCheckpointHook  # noqa: F401
 from .ema_teacher_hook import EMATeacherHook  # noqa: F401
 from .rng_state_hook import RNGStateHook  # noqa: F401
 from .run_seed_hook import RunSeedHook  # noqa: F401

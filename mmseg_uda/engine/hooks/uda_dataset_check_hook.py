@@ -7,6 +7,8 @@ from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmseg.registry import HOOKS
 
+from ...datasets.label_mappings import IGNORE_INDEX
+
 
 def dataset_classes(dataset) -> Optional[tuple]:
     """The class names of ``dataset`` (``metainfo['classes']``), or None."""
@@ -132,17 +134,31 @@ class UDADatasetCheckHook(Hook):
 
     Models without ``check_dataset`` are skipped with a warning.
 
+    Before every training iteration it also looks at the labels of the
+    (source) batch: a batch whose every label pixel is the ignore index
+    (255) trains nothing (loss 0, accuracy 100) and is reported with a
+    warning naming its label files; ``max_ignore_only_batches`` such
+    batches in a row (a label set that maps entirely to ignore: wrong
+    label format, bit depth or mapping) stop the run with a ``ValueError``
+    naming them.
+
     Args:
         priority (str, optional): Hook priority; defaults to 'VERY_HIGH' so
             the check runs before any other ``before_train`` work.
+        max_ignore_only_batches (int): Consecutive all-ignore batches that
+            raise; 0 disables the label check. Defaults to 10.
     """
 
     priority = 'VERY_HIGH'
 
-    def __init__(self, priority: Optional[str] = None) -> None:
+    def __init__(self,
+                 priority: Optional[str] = None,
+                 max_ignore_only_batches: int = 10) -> None:
         if priority is not None:
             self.priority = priority
         self._checked = set()
+        self.max_ignore_only_batches = max_ignore_only_batches
+        self._ignore_only_run = 0
 
     def _check(self, runner, split: str, loop_name: str) -> None:
         if split in self._checked:
@@ -177,3 +193,36 @@ class UDADatasetCheckHook(Hook):
     def before_test(self, runner) -> None:
         """Check the test dataset."""
         self._check(runner, 'test', 'test_loop')
+
+    def before_train_iter(self, runner, batch_idx: int,
+                          data_batch=None) -> None:
+        """Report (and eventually refuse) batches with nothing to learn."""
+        if not self.max_ignore_only_batches or not isinstance(
+                data_batch, dict):
+            return
+        labelled = [
+            s for s in data_batch.get('data_samples') or ()
+            if 'gt_sem_seg' in s
+        ]
+        if not labelled:
+            return
+        if any((s.gt_sem_seg.data != IGNORE_INDEX).any() for s in labelled):
+            self._ignore_only_run = 0
+            return
+        self._ignore_only_run += 1
+        files = [
+            s.metainfo.get('seg_map_path', s.metainfo.get('img_path'))
+            for s in labelled
+        ]
+        msg = (f'iteration {runner.iter + 1}: every label pixel of the '
+               f'training batch is the ignore index {IGNORE_INDEX}, so it '
+               f'trains nothing (label files: {", ".join(map(str, files))})')
+        if self._ignore_only_run >= self.max_ignore_only_batches:
+            raise ValueError(
+                f'UDADatasetCheckHook: {self._ignore_only_run} training '
+                f'batches in a row have no valid label pixel; last one at '
+                f'{msg}. The labels map entirely to ignore: check the label '
+                'format (SYNTHIA labels are 16-bit), label_mapping and '
+                'data_prefix. (default_hooks.uda_check.'
+                'max_ignore_only_batches sets this limit.)')
+        print_log(msg, logger='current', level=logging.WARNING)
