@@ -33,8 +33,14 @@ class LabelFreeSignalsHook(Hook):
     the values can rank checkpoints of a run on unlabelled data; how well
     they track target mIoU is measured in the README.
 
-    The hook draws no random numbers (and runs inside validation, whose
-    RNG states ``RNGStateHook`` restores), so training is unchanged.
+    Without target labels there may be no validation at all: with
+    ``interval`` the signals are also computed every ``interval`` training
+    iterations (set it to the checkpoint interval to score every
+    checkpoint) and written to the log and the visualizer's
+    ``scalars.json`` as ``proxy.<name>`` at that step.
+
+    The hook draws no random numbers (and in validation runs inside it,
+    whose RNG states ``RNGStateHook`` restores), so training is unchanged.
 
     Args:
         num_images (int): Target images per evaluation. Defaults to 8.
@@ -42,6 +48,8 @@ class LabelFreeSignalsHook(Hook):
             config of ``train_dataloader.dataset`` (else the train dataset
             itself is used). Defaults to 'target'.
         prefix (str): Prefix of the logged names. Defaults to 'proxy.'.
+        interval (int, optional): Also compute every ``interval`` training
+            iterations. Defaults to None (only at validation).
         priority (str): Runs after ``RuntimeInfoHook`` and before
             ``LoggerHook``.
     """
@@ -52,12 +60,14 @@ class LabelFreeSignalsHook(Hook):
                  num_images: int = 8,
                  dataset_key: str = 'target',
                  prefix: str = 'proxy.',
+                 interval: Optional[int] = None,
                  priority: Optional[str] = None) -> None:
         if num_images < 1:
             raise ValueError(f'num_images must be >= 1, got {num_images}')
         self.num_images = num_images
         self.dataset_key = dataset_key
         self.prefix = prefix
+        self.interval = interval
         if priority is not None:
             self.priority = priority
         self._dataset = None
@@ -111,3 +121,15 @@ class LabelFreeSignalsHook(Hook):
             if metrics is not None:
                 metrics[name] = value
             runner.message_hub.update_scalar(f'val/{name}', value)
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs=None) -> None:
+        """With ``interval``: compute, log and add to ``scalars.json``."""
+        if not self.interval or not self.every_n_train_iters(
+                runner, self.interval):
+            return
+        signals = {self.prefix + k: v
+                   for k, v in self.compute(runner).items()}
+        runner.visualizer.add_scalars(signals, step=runner.iter + 1)
+        runner.logger.info(f'Iter(train) [{runner.iter + 1}] ' + '  '.join(
+            f'{k}: {v:.4f}' for k, v in signals.items()))
