@@ -23,7 +23,8 @@ class LabelFreeSignalsHook(Hook):
     """Label-free checkpoint-selection signals on the target training set.
 
     After every validation epoch, ``num_images`` images of the target
-    training set (evenly spaced over it, the same ones every time), loaded
+    training set (evenly spaced over it, the same ones every time; see
+    :meth:`target_dataset_cfg`), loaded
     with the config's test pipeline (no labels, no random transform), go
     through the student - and the momentum teacher, when the model has one.
     Logged as ``val/proxy.<name>`` (see
@@ -73,13 +74,25 @@ class LabelFreeSignalsHook(Hook):
         self._dataset = None
         self._indices: List[int] = []
 
-    def _build_dataset(self, runner):
-        cfg = runner.cfg
+    def target_dataset_cfg(self, cfg) -> dict:
+        """The target images: ``train_dataloader.dataset.<dataset_key>``
+        (a ``UDADataset``), the wrapped set of a ``PseudoLabelDataset``
+        (stage II), else - source-only or oracle runs, whose training set
+        is not the unlabelled target split - the validation set (its
+        labels are not read)."""
         ds_cfg = cfg.train_dataloader.dataset
         if self.dataset_key in ds_cfg:
             ds_cfg = ds_cfg[self.dataset_key]
-        ds_cfg = copy.deepcopy(ds_cfg.to_dict() if isinstance(
+        elif ds_cfg.get('type') == 'PseudoLabelDataset':
+            ds_cfg = ds_cfg['dataset']
+        elif cfg.get('val_dataloader'):
+            ds_cfg = cfg.val_dataloader.dataset
+        return copy.deepcopy(ds_cfg.to_dict() if isinstance(
             ds_cfg, ConfigDict) else dict(ds_cfg))
+
+    def _build_dataset(self, runner):
+        cfg = runner.cfg
+        ds_cfg = self.target_dataset_cfg(cfg)
         ds_cfg['pipeline'] = _inference_pipeline(cfg)
         if 'with_labels' in ds_cfg:
             ds_cfg['with_labels'] = False
