@@ -289,12 +289,13 @@ def test_stock_head_exports_without_plugin(tmp_path_factory):
     custom_imports that loads and predicts without importing mmseg_uda."""
     root = make_bench(str(tmp_path_factory.mktemp('segformer_bench')))
     work = osp.join(root, 'work')
-    train(osp.join(ROOT, 'configs', 'mix', 'abn_segformer_mit-b0_synthetic.py'),
-          work, root, LOADERS + [
-              'train_dataloader.batch_size=1', 'train_cfg.max_iters=1',
-              'default_hooks.checkpoint.interval=1', 'val_cfg=None',
-              'val_dataloader=None', 'val_evaluator=None'
-          ])
+    config = osp.join(ROOT, 'configs', 'mix',
+                      'abn_segformer_mit-b0_synthetic.py')
+    train(config, work, root, LOADERS + [
+        'train_dataloader.batch_size=1', 'train_cfg.max_iters=1',
+        'default_hooks.checkpoint.interval=1', 'val_cfg=None',
+        'val_dataloader=None', 'val_evaluator=None'
+    ])
     cfg = glob.glob(osp.join(work, '*.py'))[0]
     exp = osp.join(root, 'exp')
     tool('export_model.py', cfg, osp.join(work, 'iter_1.pth'), exp, cwd=root)
@@ -309,7 +310,8 @@ def test_stock_head_exports_without_plugin(tmp_path_factory):
         f'{osp.join(exp, "model.pth")!r}, device="cpu")\n'
         f'r = inference_model(m, {img!r})\n'
         'assert "mmseg_uda" not in sys.modules, "plugin imported"\n'
-        'print("shape", tuple(r.pred_sem_seg.shape), m.dataset_meta["classes"][0])\n')
+        'print("shape", tuple(r.pred_sem_seg.shape),\n'
+        '      m.dataset_meta["classes"][0])\n')
     e = env()
     e['PYTHONPATH'] = ''  # only the installed packages
     proc = subprocess.run([PY, '-c', code], cwd=root, env=e, text=True,

@@ -175,7 +175,10 @@ class Predictor:
     Args:
         segmentor (nn.Module): A plain mmseg segmentor with ``cfg``.
         tta (bool): Average softmax predictions over flips x ``scales``
-            with mmseg's ``SegTTAModel``.
+            with mmseg's ``SegTTAModel``. (It takes the softmax of each
+            view's ``seg_logits``; for ``DualDeepLabV2Head`` these are the
+            fused class scores of the two classifiers, so the views are
+            averaged after a softmax of those scores.)
         scales (Sequence[float]): TTA scales. Defaults to (1.0, 0.75).
     """
 
