@@ -3,7 +3,12 @@
 Usage::
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--show-dir DIR]
-        [--json-out FILE] [--cfg-options k=v ...] [--launcher ...]
+        [--json-out FILE] [--out DIR] [--model student|teacher]
+        [--cfg-options k=v ...] [--launcher ...]
+
+``--model teacher`` evaluates SAC's momentum teacher instead of the student.
+``--out DIR`` writes every prediction as a PNG of train ids named after its
+image (mmseg's ``IoUMetric(output_dir=...)``).
 """
 import argparse
 import json
@@ -33,6 +38,15 @@ def parse_args():
         'work dir timestamp folder)')
     parser.add_argument(
         '--json-out', help='write the returned metrics to this JSON file')
+    parser.add_argument(
+        '--out',
+        help='write the predictions (PNGs of train ids) to this folder')
+    parser.add_argument(
+        '--model',
+        choices=['student', 'teacher'],
+        default='student',
+        help="network to evaluate: 'student' (default) or 'teacher' (SAC's "
+        'momentum teacher)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -64,6 +78,14 @@ def main():
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
+    if args.model != 'student':
+        if cfg.model.get('type') != 'UDASegmentor':
+            raise ValueError(f'--model {args.model} needs a UDASegmentor '
+                             f'config, got model type {cfg.model.get("type")}')
+        cfg.model['predict_net'] = args.model
+    if args.out:
+        cfg.test_evaluator['output_dir'] = args.out
+        cfg.test_evaluator['keep_results'] = True
     if args.show_dir:
         if 'visualization' not in cfg.default_hooks:
             raise RuntimeError('--show-dir needs a SegVisualizationHook in '

@@ -31,6 +31,10 @@ default_hooks = dict(
         type='AtomicCheckpointHook', by_epoch=False, interval=2500, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'),
+    # at each validation: the momentum teacher's metrics (teacher.mIoU; only
+    # models with a teacher) and label-free signals on target train images
+    teacher_eval=dict(type='TeacherEvalHook'),
+    label_free_signals=dict(type='LabelFreeSignalsHook', num_images=8),
     # global RNG states in checkpoints: --resume repeats the run exactly
     rng_state=dict(type='RNGStateHook'),
     # the run's randomness.seed to the model's own generators (SAC views)

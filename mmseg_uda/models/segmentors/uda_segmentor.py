@@ -56,7 +56,8 @@ class UDASegmentor(BaseModel):
     detached predictions. The iteration number comes from the runner's
     :class:`MessageHub`, so resuming continues warm-ups and schedules
     exactly. Validation and test run the student alone (with a dual head,
-    its fused prediction).
+    its fused prediction), or the momentum teacher when ``predict_net`` is
+    ``'teacher'`` (``tools/test.py --model teacher``).
 
     **Non-finite losses** (:class:`NonFiniteGuard`, by ``nonfinite_policy``):
     every update's loss (all-reduced over ranks) and averaged gradients are
@@ -101,6 +102,8 @@ class UDASegmentor(BaseModel):
         nonfinite_policy (str): What a NaN / inf loss or gradient does:
             ``'skip'`` the update (counted in ``skipped_steps``) or
             ``'raise'`` :class:`NonFiniteLossError`. Defaults to 'skip'.
+        predict_net (str): Network of ``predict`` / ``tensor`` forwards:
+            ``'student'`` (default) or ``'teacher'`` (needs ``teacher``).
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -118,6 +121,7 @@ class UDASegmentor(BaseModel):
                  freeze_bn_stats: bool = False,
                  align_corners: bool = True,
                  nonfinite_policy: str = 'skip',
+                 predict_net: str = 'student',
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -161,6 +165,7 @@ class UDASegmentor(BaseModel):
         self.update_target_bn_stats = update_target_bn_stats
         self.freeze_bn_stats = freeze_bn_stats
         self.align_corners = align_corners
+        self.predict_net = predict_net
 
     # ------------------------------------------------------------------
     # structure
@@ -270,6 +275,29 @@ class UDASegmentor(BaseModel):
     def nonfinite_policy(self, policy: str) -> None:
         self.nonfinite = NonFiniteGuard(policy, _world_size)
 
+    @property
+    def predict_net(self) -> str:
+        """``'student'`` or ``'teacher'``: the network that predicts."""
+        return self._predict_net
+
+    @predict_net.setter
+    def predict_net(self, name: str) -> None:
+        if name not in ('student', 'teacher'):
+            raise ValueError("predict_net must be 'student' or 'teacher', "
+                             f'got {name!r}')
+        if name == 'teacher' and self.teacher is None:
+            raise ValueError(
+                'predict_net=teacher needs a momentum teacher (SAC-style '
+                'model.teacher=dict(...)); this model has none')
+        self._predict_net = name
+
+    @property
+    def predictor(self) -> nn.Module:
+        """The segmentor named by :attr:`predict_net`."""
+        if self._predict_net == 'teacher':
+            return self.teacher.module
+        return self.segmentor
+
     @staticmethod
     def current_iter() -> int:
         """The runner's iteration (0-based), from the MessageHub."""
@@ -282,12 +310,13 @@ class UDASegmentor(BaseModel):
                 inputs: Tensor,
                 data_samples: Optional[list] = None,
                 mode: str = 'tensor') -> Union[Dict[str, Tensor], list]:
-        """Inference through the student (``predict`` / ``tensor``); use
+        """Inference through the student, or the teacher (see
+        :attr:`predict_net`) (``predict`` / ``tensor``); use
         :meth:`train_step` for training."""
         if mode == 'loss':
             raise RuntimeError('UDASegmentor trains through train_step(); '
                                "forward(mode='loss') is not supported")
-        return self.segmentor(inputs, data_samples, mode=mode)
+        return self.predictor(inputs, data_samples, mode=mode)
 
     # ------------------------------------------------------------------
     # training: the algorithm
