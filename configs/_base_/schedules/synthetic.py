@@ -5,6 +5,7 @@
 # (docs/results: their curves). Target val mIoU every 200 iterations.
 # The adaptation methods continue from those starts with
 # ./synthetic_adapt.py.
+_base_ = ['../default_hooks.py']
 max_iters = 800
 optim_wrapper = dict(
     constructor='UDAOptimWrapperConstructor',
@@ -25,21 +26,5 @@ train_cfg = dict(
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(
-    # class counts and the target part checked before the first step
-    uda_check=dict(type='UDADatasetCheckHook'),
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=25, log_metric_by_epoch=False),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    # atomic writes: a kill or a full disk keeps the last complete checkpoint
-    checkpoint=dict(
-        type='AtomicCheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='SegVisualizationHook'),
-    # at each validation: the momentum teacher's metrics (teacher.mIoU; only
-    # models with a teacher) and label-free signals on target train images
-    teacher_eval=dict(type='TeacherEvalHook'),
-    label_free_signals=dict(type='LabelFreeSignalsHook', num_images=8),
-    # global RNG states in checkpoints: --resume repeats the run exactly
-    rng_state=dict(type='RNGStateHook'),
-    # the run's randomness.seed to the model's own generators (SAC views)
-    run_seed=dict(type='RunSeedHook'))
+    logger=dict(interval=25),
+    checkpoint=dict(interval=max_iters, max_keep_ckpts=1))
