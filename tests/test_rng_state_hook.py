@@ -160,6 +160,8 @@ def test_resolve_resume_without_checkpoint_starts_from_load_from(cfg):
 
 def test_resolve_resume_continues_the_latest_checkpoint(cfg):
     latest = osp.join(cfg.work_dir, 'iter_3.pth')
+    # --resume verifies the checkpoint (tests/test_checkpoint_atomicity.py)
+    torch.save(dict(meta=dict(iter=3), state_dict={}), latest)
     with open(osp.join(cfg.work_dir, 'last_checkpoint'), 'w') as f:
         f.write(latest)
     for option in (True, 'auto'):
