@@ -235,6 +235,7 @@ def _dist_child(index, port, out_dir):
     _dist_worker(1, port, out_dir)
 
 
+@pytest.mark.slow
 def test_two_gloo_ranks_skip_together(tmp_path):
     """Real torch.distributed (gloo; this process is rank 0, a spawned one
     rank 1): a NaN on rank 1 makes both ranks skip without deadlock (a
@@ -579,6 +580,7 @@ def _build_runner(tmp_path, model, dataset, optim=None, **kwargs):
         **kwargs)
 
 
+@pytest.mark.slow
 def test_runner_sac_with_panels_and_checks(tmp_path):
     dataset = UDADataset(source=TinySegDataset(),
                          target=TinySegDataset(seed=1))
