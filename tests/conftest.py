@@ -255,7 +255,7 @@ def synthetic_data(tmp_path_factory) -> Path:
     """The embedded benchmark (GTA-, SYNTHIA- and Cityscapes-format parts,
     seed 0), generated once for the whole session. Read-only: use
     :func:`bench_dir` for a working directory."""
-    from mmseg_uda.datasets.synthetic_scenes import generate_benchmark
+    from mmseg_uda.benchmarks.synthetic import generate_benchmark
     out = tmp_path_factory.mktemp('synthetic_data') / 'synthetic'
     generate_benchmark(str(out), seed=0, size=SYNTHETIC_SIZE, verbose=False,
                        **SYNTHETIC_COUNTS)

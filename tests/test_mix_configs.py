@@ -67,6 +67,7 @@ def method_parts(cfg: Config) -> dict:
 # ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_segformer_configs_wrap_the_stock_model(tmp_path):
     stock = stock_model(tmp_path, 'segformer_mit-b0.py')
     assert stock['backbone'].get('init_cfg') is None  # nothing downloaded
@@ -91,6 +92,7 @@ def test_segformer_configs_wrap_the_stock_model(tmp_path):
             tuple(synthetic.model.data_preprocessor.size)
 
 
+@pytest.mark.slow
 def test_deeplabv3plus_config_wraps_the_stock_model(tmp_path):
     stock = stock_model(tmp_path, 'deeplabv3plus_r50-d8.py')
     cfg = load('mix/mrnet_deeplabv3plus_r50_synthetic.py')

@@ -24,7 +24,7 @@ from mmseg.registry import DATASETS, MODELS  # noqa: E402
 from mmseg_uda.apis import (build_target_dataset,  # noqa: E402
                             generate_pseudo_labels, inference_pipeline,
                             pseudo_label_probs, target_dataset_cfg)
-from mmseg_uda.datasets import formats  # noqa: E402
+from mmseg_uda.benchmarks.synthetic import formats  # noqa: E402
 from mmseg_uda.datasets.pseudo_label_dataset import \
     pseudo_label_path  # noqa: E402
 

@@ -30,7 +30,7 @@ from mmengine.registry import init_default_scope
 
 import mmseg_uda  # noqa: F401  (registers the components)
 from mmseg.registry import DATASETS, MODELS
-from mmseg_uda.datasets import synthetic_scenes as ss
+from mmseg_uda.benchmarks import synthetic as ss
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from helpers.train_runs import (LOADERS, NO_VAL, PY, run,  # noqa: E402
