@@ -29,7 +29,6 @@ from mmseg.structures import SegDataSample
 from mmseg_uda.datasets.uda_dataset import UDADataset
 from mmseg_uda.engine.hooks import UDADatasetCheckHook, UDAVisualizationHook
 from mmseg_uda.engine.hooks.uda_visualization_hook import render_debug_panel
-from mmseg_uda.models.segmentors import uda_segmentor as uda_seg_module
 from mmseg_uda.models.segmentors.uda_segmentor import NonFiniteLossError
 
 pytestmark = pytest.mark.usefixtures('uda_env')
@@ -184,9 +183,9 @@ def test_skip_decision_is_shared_by_all_ranks(monkeypatch):
         calls.append(op)
         tensor.fill_(1)  # another rank reports a non-finite loss
 
-    monkeypatch.setattr(uda_seg_module, 'dist_world_size', lambda: 2)
     monkeypatch.setattr(torch_dist, 'all_reduce', all_reduce)
     model = build_uda()
+    monkeypatch.setattr(model.nonfinite, 'world_size', lambda: 2)
     ow = build_optim(model)
     before = snapshot(model.segmentor)
     with _Records() as records:

@@ -12,8 +12,7 @@ from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ...engine.hooks.uda_dataset_check_hook import check_uda_dataset
-from ...engine.wrappers.gradient_sync import (all_reduce_gradients,
-                                              dist_world_size)
+from ...engine.wrappers.gradient_sync import all_reduce_gradients
 from ..uda import debug_probe
 from ..uda.debug_probe import StepProbe
 from ..uda.momentum_teacher import build_momentum_teacher, rebind_teacher
@@ -22,11 +21,6 @@ from ..uda.nonfinite_guard import (NONFINITE_POLICIES,  # noqa: F401
                                    NonFiniteLossError)
 from ..uda.student_outputs import (_aux_heads, forward_heads, head_losses,
                                    labels_to_samples)
-
-
-def _world_size() -> int:
-    # looked up here at call time (tests patch this module's name)
-    return dist_world_size()
 
 
 @MODELS.register_module()
@@ -100,6 +94,10 @@ class UDASegmentor(BaseModel):
         nonfinite_policy (str): What a NaN / inf loss or gradient does:
             ``'skip'`` the update (counted in ``skipped_steps``) or
             ``'raise'`` :class:`NonFiniteLossError`. Defaults to 'skip'.
+        nonfinite_max_consecutive_skips (int): With ``'skip'``, this many
+            skipped updates of one part in a row mean the run diverged:
+            :class:`NonFiniteLossError` names the part and the non-finite
+            terms. 0 never stops. Defaults to 20.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -117,6 +115,7 @@ class UDASegmentor(BaseModel):
                  freeze_bn_stats: bool = False,
                  align_corners: bool = True,
                  nonfinite_policy: str = 'skip',
+                 nonfinite_max_consecutive_skips: int = 20,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -126,7 +125,9 @@ class UDASegmentor(BaseModel):
         self.segmentor = MODELS.build(segmentor)
         self.num_classes = self.segmentor.decode_head.num_classes
         self._check_head_classes()
-        self.nonfinite = NonFiniteGuard(nonfinite_policy, _world_size)
+        self.nonfinite = NonFiniteGuard(
+            nonfinite_policy,
+            max_consecutive_skips=nonfinite_max_consecutive_skips)
         # number of optimizer updates skipped for a non-finite loss/gradient
         # (a buffer: checkpointed and restored on resume)
         self.register_buffer('skipped_steps',
@@ -264,7 +265,9 @@ class UDASegmentor(BaseModel):
 
     @nonfinite_policy.setter
     def nonfinite_policy(self, policy: str) -> None:
-        self.nonfinite = NonFiniteGuard(policy, _world_size)
+        self.nonfinite = NonFiniteGuard(
+            policy,
+            max_consecutive_skips=self.nonfinite.max_consecutive_skips)
 
     @staticmethod
     def current_iter() -> int:
@@ -504,6 +507,7 @@ class UDASegmentor(BaseModel):
             if what is None:
                 optim_wrapper.step()
                 optim_wrapper.zero_grad()
+                self.nonfinite.applied(part)
                 return True
         self.nonfinite.skip_or_raise(optim_wrapper, part, what, snapshot,
                                      self.skipped_steps, self.current_iter())
