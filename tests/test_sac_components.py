@@ -157,7 +157,7 @@ def test_fusion_identity_views_returns_input():
     probs = torch.softmax(torch.randn(B, 1, C, 5, 7), dim=2)
     probs = probs.expand(B, V, C, 5, 7).reshape(B * V, C, 5, 7)
     aff = _identity().expand(B, V, 2, 3)
-    out = MODELS.build(dict(type='ViewFusion'))(probs, aff)
+    out = fuse_views(probs, aff)
     torch.testing.assert_close(out, probs, atol=1e-6, rtol=0)
     # distinct identity views: every view gets their mean
     probs = torch.rand(B * V, C, 5, 7)
@@ -239,9 +239,8 @@ def test_fusion_coarse_maps_and_canvas_size():
     aff = MODELS.build(dict(type='MultiCropViews')).sample_affines(
         2,
         torch.Generator().manual_seed(1))[0]
-    out, canvas, count = MODELS.build(
-        dict(type='ViewFusion', canvas_size=(8, 12)))(
-            probs, aff, return_canvas=True)
+    out, canvas, count = fuse_views(probs, aff, canvas_size=(8, 12),
+                                    return_canvas=True)
     assert out.shape == probs.shape and canvas.shape == (2, 3, 8, 12)
     assert torch.all(count >= 1)
     torch.testing.assert_close(out.sum(1), torch.ones(8, 4, 6))

@@ -19,8 +19,7 @@ from ..uda.momentum_teacher import build_momentum_teacher, rebind_teacher
 from ..uda.nonfinite_guard import (NONFINITE_POLICIES,  # noqa: F401
                                    BufferSnapshot, NonFiniteGuard,
                                    NonFiniteLossError)
-from ..uda.student_outputs import (_aux_heads, forward_heads, head_losses,
-                                   labels_to_samples)
+from ..uda.student_outputs import _aux_heads, forward_heads, head_losses
 
 
 @MODELS.register_module()
@@ -551,8 +550,3 @@ class UDASegmentor(BaseModel):
                 'this UDA method needs target images, but the training batch '
                 'has no target part: use UDADataset(source=..., target=...) '
                 'as the train dataset')
-
-    @staticmethod
-    def pseudo_label_samples(labels: Tensor) -> List:
-        """Data samples holding pseudo labels (for heads' loss_by_feat)."""
-        return labels_to_samples(labels)
