@@ -32,7 +32,9 @@ from mmengine.optim import (AmpOptimWrapper, OptimWrapper, OptimWrapperDict,
                             build_optim_wrapper)
 
 from mmseg.registry import MODELS, OPTIM_WRAPPERS
-from mmseg_uda.engine.optimizers import BF16AutocastOptimWrapper
+from mmseg_uda.engine.optimizers import (BF16AutocastOptimWrapper,
+                                         GuardedAmpOptimWrapper,
+                                         GuardedOptimWrapper)
 from mmseg_uda.utils.amp import enable_amp, optim_wrapper_cfgs
 
 pytestmark = pytest.mark.usefixtures('uda_env')
@@ -229,7 +231,8 @@ def test_enable_amp_fp16_train_step_on_gpu():
     assert set(optim.keys()) == {'segmentor', 'disc_primary', 'disc_aux'}
     scalers = set()
     for name, wrapper in optim.items():
-        assert type(wrapper) is AmpOptimWrapper, name
+        assert type(wrapper) is GuardedAmpOptimWrapper, name
+        assert isinstance(wrapper, AmpOptimWrapper)
         scalers.add(id(wrapper.loss_scaler))
     assert len(scalers) == 3  # one dynamic loss scaler per optimizer
 
@@ -379,7 +382,8 @@ def test_bf16_state_dict_round_trip(name):
     # an fp32 checkpoint resumes with --amp and vice versa
     fp32_cfg = tiny_config(name)
     _, fp32 = build(fp32_cfg)
-    assert all(type(w) is OptimWrapper for w in fp32.values())
+    assert all(type(w) is GuardedOptimWrapper and isinstance(w, OptimWrapper)
+               for w in fp32.values())
     fp32.load_state_dict(copy.deepcopy(state))
     assert_same_state(fp32.state_dict(), state)
     _, bf16 = build(cfg)

@@ -12,7 +12,7 @@ from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ...engine.hooks.uda_dataset_check_hook import check_uda_dataset
-from ...engine.wrappers.gradient_sync import all_reduce_gradients
+from ...engine.optimizers.guarded_optim_wrapper import guarded_update
 from ..uda import debug_probe
 from ..uda.debug_probe import StepProbe
 from ..uda.momentum_teacher import build_momentum_teacher, rebind_teacher
@@ -469,16 +469,11 @@ class UDASegmentor(BaseModel):
         """Backward, average gradients over processes, optimizer step -
         unless the loss or the gradients are not finite.
 
-        :meth:`OptimWrapper.update_params` with two additions: right before
-        the step, the gradients of ``module`` are averaged over all ranks
-        (a no-op in a single process; this is what DDP would do, but
-        explicit, so it works for every trainable part of a GAN-style step
-        and whatever the forward passes were, see
-        ``UDADistributedWrapper``); and a non-finite loss or gradient is
-        handled by ``nonfinite_policy`` (see :class:`NonFiniteGuard`). The
-        loss test is all-reduced (max) under ``torch.distributed`` so that
-        all ranks skip together: a rank that went on would wait forever in
-        the gradient all-reduce.
+        The part's optimizer wrapper owns the update
+        (``GuardedUpdateMixin.guarded_update``: ``update_params`` plus the
+        gradient all-reduce and the non-finite checks); this model gives it
+        its ``nonfinite`` policy, the ``skipped_steps`` counter and the
+        iteration.
 
         Args:
             optim_wrapper (OptimWrapper): The part's wrapper.
@@ -493,24 +488,9 @@ class UDASegmentor(BaseModel):
         Returns:
             bool: Whether the update was applied (False: skipped).
         """
-        what = self.nonfinite.loss_problem(loss, losses)
-        if what is None:
-            optim_wrapper.backward(optim_wrapper.scale_loss(loss))
-            if not optim_wrapper.should_update():
-                return True
-            all_reduce_gradients(module.parameters())
-            # the averaged gradients are identical on all ranks: the same
-            # decision everywhere without another collective
-            what = self.nonfinite.gradient_problem(optim_wrapper, module,
-                                                   loss)
-            if what is None:
-                optim_wrapper.step()
-                optim_wrapper.zero_grad()
-                self.nonfinite.applied(part)
-                return True
-        self.nonfinite.skip_or_raise(optim_wrapper, part, what, snapshot,
-                                     self.skipped_steps, self.current_iter())
-        return False
+        return guarded_update(optim_wrapper, loss, module, self.nonfinite,
+                              losses, part, snapshot, self.skipped_steps,
+                              self.current_iter())
 
     # monitoring (off unless UDAVisualizationHook switches it on) --------
     def pseudo_label_stats(self, targets: Dict[str, Tensor],

@@ -7,7 +7,7 @@ import torch.distributed as torch_dist
 import torch.nn as nn
 from mmengine.logging import print_log
 from torch import Tensor
-from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
+from torch._utils import _unflatten_dense_tensors
 from torch.nn.utils import get_total_norm
 
 from mmengine.dist import get_world_size
@@ -45,10 +45,12 @@ class BufferSnapshot:
                     continue
                 seen.add(id(buf))
                 groups.setdefault((buf.dtype, buf.device), []).append(buf)
-        with torch.no_grad():  # torch.cat: a copy
+        # torch.cat always copies (_flatten_dense_tensors returns a view of
+        # a lone tensor: the snapshot would follow the buffer)
+        with torch.no_grad():
             self.groups = [(bufs,
-                            _flatten_dense_tensors([b.detach()
-                                                    for b in bufs]))
+                            torch.cat([b.detach().reshape(-1)
+                                       for b in bufs]))
                            for bufs in groups.values()]
 
     @torch.no_grad()
