@@ -2,7 +2,6 @@
 """A diverging run stops with an error that says what diverged, instead of
 skipping non-finite updates forever (issue 12, item 6)."""
 import pytest
-import torch
 from conftest import build_optim, build_uda, make_batch, set_iter
 
 from mmseg_uda.models.uda.nonfinite_guard import NonFiniteLossError
