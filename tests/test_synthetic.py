@@ -156,7 +156,7 @@ REFERENCE_DIGESTS = {
         'a59e2b311c7854c904af2b238d8d7cc2',
     'cityscapes/gtFine/train/bochum/bochum_000000_000019_gtFine_labelIds.png':
         'e4796460ddc77a228e2d32f2c70ff985',
-    'cityscapes/gtFine/val/frankfurt/frankfurt_000000_000019_gtFine_labelIds.png':
+    'cityscapes/gtFine/val/frankfurt/frankfurt_000000_000019_gtFine_labelIds.png':  # noqa: E501
         '9a48a9f356af65e60b364c988d192795',
     'cityscapes/gtFine/val/lindau/lindau_000000_000019_gtFine_labelIds.png':
         'dce827c2725436bbedd729b0b13e5c90',
@@ -164,7 +164,7 @@ REFERENCE_DIGESTS = {
         'cbf39168f2b96d82a2b92be8f19254bb',
     'cityscapes/leftImg8bit/train/bochum/bochum_000000_000019_leftImg8bit.png':
         '5128ac0a6e6e5525107c797a8ad9c8d4',
-    'cityscapes/leftImg8bit/val/frankfurt/frankfurt_000000_000019_leftImg8bit.png':
+    'cityscapes/leftImg8bit/val/frankfurt/frankfurt_000000_000019_leftImg8bit.png':  # noqa: E501
         '12a48414e9a882f397f2336023992241',
     'cityscapes/leftImg8bit/val/lindau/lindau_000000_000019_leftImg8bit.png':
         'd04fa4e1d9e0efe3fe44e280fb63925e',

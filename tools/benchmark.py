@@ -578,12 +578,11 @@ def report(times: Dict[str, Tuple[float, float]],
                      f'< +{PAPER_TEACHER_OVERHEAD * 100:.0f}% (SAC paper, '
                      'teacher) |')
     for k, rec in memory.items():
-        if rec.get('teacher_bytes') is not None:
+        t_bytes, s_bytes = rec.get('teacher_bytes'), rec['student_bytes']
+        if t_bytes is not None:
             lines.append(f'| {k}: teacher / student parameters + buffers | '
-                         f'{_mib(rec["teacher_bytes"])} / '
-                         f'{_mib(rec["student_bytes"])} = '
-                         f'{ratio(rec["teacher_bytes"], rec["student_bytes"]):.2f}'
-                         ' | |')
+                         f'{_mib(t_bytes)} / {_mib(s_bytes)} = '
+                         f'{ratio(t_bytes, s_bytes):.2f} | |')
     return '\n'.join(lines)
 
 
