@@ -1,10 +1,18 @@
 # Copyright (c) mmseg_uda contributors. All rights reserved.
-"""Shared fixtures of the training-machinery tests: a tiny UDASegmentor,
-its optimizer wrappers and fake UDA batches.
+"""Shared fixtures: a tiny UDASegmentor, its optimizer wrappers and fake UDA
+batches for the training-machinery tests; the synthetic benchmark, generated
+once per session, for the tests that train through the tools.
 
 Everything is small enough for a shared 2-core CPU: ResNetV1c-18 with 8 base
 channels, 4 classes, 32x64 images, batches of 2.
+
+Markers (``pytest.ini``): ``slow`` marks the tests that train or evaluate
+in subprocesses or through the Runner; ``pytest -m "not slow"`` runs the
+unit tests alone. Subprocesses run without a GPU (``CUDA_VISIBLE_DEVICES``
+empty, see :func:`cpu_env`).
 """
+import os
+from pathlib import Path
 from typing import Dict, List, Optional
 
 import pytest
@@ -221,6 +229,55 @@ def symmetric_kl(zp: torch.Tensor, za: torch.Tensor) -> torch.Tensor:
     kl = (pa * (pa.log() - pp.log())).sum(1) + \
         (pp * (pp.log() - pa.log())).sum(1)
     return kl.mean()
+
+
+# ----------------------------------------------------------------------------
+# the synthetic benchmark, once per session
+# ----------------------------------------------------------------------------
+
+# 4 source images per source format, 4 target-train and 2 val images, as
+# small as the configs' 256x128 crops
+SYNTHETIC_COUNTS = dict(num_source=4, num_target_train=4, num_val=2)
+SYNTHETIC_SIZE = (256, 128)
+
+
+def cpu_env(**extra) -> dict:
+    """Environment of a test subprocess: one BLAS/OpenMP thread and no GPU,
+    so that the suite checks the same (CPU) behaviour on a GPU machine."""
+    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
+               CUDA_VISIBLE_DEVICES='')
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+@pytest.fixture(scope='session')
+def synthetic_data(tmp_path_factory) -> Path:
+    """The embedded benchmark (GTA-, SYNTHIA- and Cityscapes-format parts,
+    seed 0), generated once for the whole session. Read-only: use
+    :func:`bench_dir` for a working directory."""
+    from mmseg_uda.benchmarks.synthetic import generate_benchmark
+    out = tmp_path_factory.mktemp('synthetic_data') / 'synthetic'
+    generate_benchmark(str(out), seed=0, size=SYNTHETIC_SIZE, verbose=False,
+                       **SYNTHETIC_COUNTS)
+    return out
+
+
+def make_bench_dir(root: Path, data: Path) -> Path:
+    """``root`` as a working directory whose ``data/synthetic`` is the
+    session's benchmark, so the configs' relative data roots resolve as
+    for a user."""
+    (root / 'data').mkdir(parents=True, exist_ok=True)
+    link = root / 'data' / 'synthetic'
+    if not link.exists():
+        link.symlink_to(data, target_is_directory=True)
+    return root
+
+
+@pytest.fixture(scope='module')
+def bench_dir(synthetic_data, tmp_path_factory) -> Path:
+    """A working directory of its own for each test module, sharing the
+    session's synthetic benchmark (see :func:`make_bench_dir`)."""
+    return make_bench_dir(tmp_path_factory.mktemp('bench'), synthetic_data)
 
 
 @pytest.fixture

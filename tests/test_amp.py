@@ -13,8 +13,9 @@
 - the wrappers' state dicts round-trip (also through ``torch.save`` /
   ``weights_only`` loading) and are interchangeable with fp32
   ``OptimWrapper`` and fp16 ``AmpOptimWrapper`` checkpoints;
-- the fp16 path (``AmpOptimWrapper``) goes through ``train_step`` too, with
-  MMEngine's GPU check mocked (its loss scaler disables itself on a CPU).
+- the bf16 step computes the fp32 step's losses to bfloat16 precision;
+- the fp16 path (``AmpOptimWrapper``) goes through one real ``train_step``
+  on a CUDA GPU (skipped without one: MMEngine's loss scaler needs it).
 """
 import copy
 import io
@@ -31,7 +32,9 @@ from mmengine.optim import (AmpOptimWrapper, OptimWrapper, OptimWrapperDict,
                             build_optim_wrapper)
 
 from mmseg.registry import MODELS, OPTIM_WRAPPERS
-from mmseg_uda.engine.optimizers import BF16AutocastOptimWrapper
+from mmseg_uda.engine.optimizers import (BF16AutocastOptimWrapper,
+                                         GuardedAmpOptimWrapper,
+                                         GuardedOptimWrapper)
 from mmseg_uda.utils.amp import enable_amp, optim_wrapper_cfgs
 
 pytestmark = pytest.mark.usefixtures('uda_env')
@@ -215,32 +218,36 @@ def test_enable_amp_other_layouts():
             cuda_available=False)
 
 
-def test_enable_amp_builds_amp_wrappers_with_cuda(monkeypatch):
+@pytest.mark.skipif(not torch.cuda.is_available(),
+                    reason='the fp16 AmpOptimWrapper path needs a CUDA GPU')
+def test_enable_amp_fp16_train_step_on_gpu():
     """With CUDA, every part of the OptimWrapperDict is an AmpOptimWrapper
-    with its own loss scaler (MMEngine's GPU check mocked)."""
-    monkeypatch.setattr(
-        'mmengine.optim.optimizer.amp_optimizer_wrapper.is_cuda_available',
-        lambda: True)
+    with its own loss scaler, and one real train_step on the GPU runs the
+    student and the discriminators in float16 and updates every part."""
     cfg = tiny_config('mrnet')
     enable_amp(cfg, cuda_available=True)
     model, optim = build(cfg)
+    model.cuda()
     assert isinstance(optim, OptimWrapperDict)
     assert set(optim.keys()) == {'segmentor', 'disc_primary', 'disc_aux'}
     scalers = set()
     for name, wrapper in optim.items():
-        assert type(wrapper) is AmpOptimWrapper, name
+        assert type(wrapper) is GuardedAmpOptimWrapper, name
+        assert isinstance(wrapper, AmpOptimWrapper)
         scalers.add(id(wrapper.loss_scaler))
     assert len(scalers) == 3  # one dynamic loss scaler per optimizer
 
-    # the fp16 code path of train_step: scaled backward, step through the
-    # scaler (which disables itself without a GPU), autocast contexts
+    rec = StepRecorder(model)
     before = {k: params_of(m) for k, m in model.optim_groups().items()}
     log_vars = model.train_step(make_batch(), optim)
     assert torch.isfinite(torch.as_tensor(log_vars['loss']).detach()).all()
+    for module, dtypes in rec.out_dtypes.items():
+        assert torch.float16 in dtypes, module
     for part, module in model.optim_groups().items():
         after = params_of(module)
         assert any(not torch.equal(before[part][n], after[n])
                    for n in after), part
+        assert all(p.dtype == torch.float32 for p in module.parameters())
     state = optim.state_dict()
     assert all('loss_scaler' in state[k] for k in optim.keys())
 
@@ -322,6 +329,27 @@ def test_bf16_train_step(name):
         assert all(p.dtype == torch.float32 for p in module.parameters())
 
 
+@pytest.mark.parametrize('name', ['mrnet', 'sac'])
+def test_bf16_losses_match_fp32(name):
+    """The same step in bfloat16 autocast and in float32: equal losses to
+    bfloat16 precision, but not bit-identical (the bf16 path really runs)."""
+    logs = {}
+    for amp in (False, True):
+        cfg = tiny_config(name)
+        if amp:
+            enable_amp(cfg, cuda_available=False)
+        model, optim = build(cfg)
+        set_iter(0)
+        logs[amp] = model.train_step(make_batch(), optim)
+    keys = [k for k in logs[False]
+            if k.startswith(('src.', 'tgt.')) and 'loss' in k]
+    assert 'src.decode.loss_ce' in keys
+    for k in keys:
+        fp32, bf16 = float(logs[False][k]), float(logs[True][k])
+        assert bf16 == pytest.approx(fp32, rel=0.05, abs=1e-4), k
+    assert any(float(logs[False][k]) != float(logs[True][k]) for k in keys)
+
+
 # ----------------------------------------------------------------------------
 # state dicts
 # ----------------------------------------------------------------------------
@@ -355,7 +383,8 @@ def test_bf16_state_dict_round_trip(name):
     # an fp32 checkpoint resumes with --amp and vice versa
     fp32_cfg = tiny_config(name)
     _, fp32 = build(fp32_cfg)
-    assert all(type(w) is OptimWrapper for w in fp32.values())
+    assert all(type(w) is GuardedOptimWrapper and isinstance(w, OptimWrapper)
+               for w in fp32.values())
     fp32.load_state_dict(copy.deepcopy(state))
     assert_same_state(fp32.state_dict(), state)
     _, bf16 = build(cfg)

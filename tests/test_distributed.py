@@ -31,8 +31,10 @@ import torch
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from helpers.train_runs import (DETERMINISTIC_DATA, LOADERS,  # noqa: E402
-                                NO_VAL, dist_train, load, make_bench,
+                                NO_VAL, dist_train, load,
                                 read_trace, train, tree_diff, write_config)
+
+pytestmark = pytest.mark.slow
 
 PROBES = ['BatchTraceHook', 'RankStateDumpHook']
 STEPS = ['train_cfg.max_iters=3', 'default_hooks.checkpoint.interval=3',
@@ -74,8 +76,8 @@ ALL_PARTS_OPTIONS = [
 
 
 @pytest.fixture(scope='module')
-def bench(tmp_path_factory):
-    return make_bench(str(tmp_path_factory.mktemp('dist_bench')))
+def bench(bench_dir):
+    return str(bench_dir)
 
 
 def rank_states(work_dir, world_size=2):

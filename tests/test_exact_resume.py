@@ -30,7 +30,7 @@ import pytest
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from helpers.train_probes import STALL_ENV  # noqa: E402
 from helpers.train_runs import (LOADERS, PY, ROOT, env,  # noqa: E402
-                                last_checkpoint, load, make_bench, read_trace,
+                                last_checkpoint, load, read_trace,
                                 train, train_args, tree_diff, write_config)
 
 SCHEDULE = [
@@ -39,12 +39,14 @@ SCHEDULE = [
     'default_hooks.checkpoint.max_keep_ckpts=-1',
     'randomness.seed=0', 'randomness.deterministic=True'
 ]
+pytestmark = pytest.mark.slow
+
 PROBES = ['BatchTraceHook']
 
 
 @pytest.fixture(scope='module')
-def bench(tmp_path_factory):
-    return make_bench(str(tmp_path_factory.mktemp('resume_bench')))
+def bench(bench_dir):
+    return str(bench_dir)
 
 
 def train_killed(config, work_dir, cwd, options, stall_at=3,

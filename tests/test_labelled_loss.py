@@ -1,7 +1,22 @@
 """UDASegmentor with a labelled_loss (MRNet stage II, IJCV rectified loss)."""
 import torch
 
-from conftest import build_optim, build_uda, make_batch, set_iter, snapshot
+from conftest import (build_optim, build_uda, make_batch, set_iter, snapshot,
+                      upsample)
+
+
+def _rectified_reference(zp, za, labels):
+    """The rectified loss in float64 from its definition (Zheng & Yang,
+    IJCV 2021), the mean over labelled pixels of
+    ``exp(-D) * (-log pp[y]) + D`` with ``D = sum_c pa (log pa - log pp)``."""
+    lp = torch.log_softmax(zp.double(), 1)
+    la = torch.log_softmax(za.double(), 1)
+    d = (la.exp() * (la - lp)).sum(1)
+    valid = labels != 255
+    y = labels.clamp(max=zp.shape[1] - 1)
+    ce = -lp.gather(1, y[:, None])[:, 0]
+    per_pixel = torch.exp(-d) * ce + d
+    return float(per_pixel[valid].mean())
 
 
 def test_rectified_loss_replaces_head_ce(uda_env):
@@ -16,21 +31,23 @@ def test_rectified_loss_replaces_head_ce(uda_env):
     set_iter(0)
     batch = make_batch(target=False)
 
-    # expected value from an independent forward of a copy (train mode,
-    # dropout-free head): the rectified loss of both heads on the labels
+    # expected value: an independent forward of a copy (train mode,
+    # dropout-free head) and the IJCV rectified loss written out in float64,
+    # L = mean_valid exp(-KL(pa || pp)) * CE(zp, y) + KL(pa || pp)
     twin = copy.deepcopy(model)
     with torch.no_grad():
         data = twin.data_preprocessor(copy.deepcopy(batch), True)
         out = forward_heads(twin.segmentor, data['inputs'])
         labels = torch.stack(
-            [s.gt_sem_seg.data[0] for s in data['data_samples']])
-        expected = twin.labelled_loss(out.primary, out.aux, labels)
-
+            [s.gt_sem_seg.data[0] for s in data['data_samples']]).long()
+        expected = _rectified_reference(upsample(out.primary),
+                                        upsample(out.aux), labels)
     before = snapshot(model.segmentor)
     logs = model.train_step(batch, optim)
     assert 'src.loss_rect' in logs and 'tgt.loss_mr' in logs
     assert not any(k.startswith('src.decode') for k in logs)
-    assert torch.allclose(logs['src.loss_rect'], expected, rtol=1e-5)
+    torch.testing.assert_close(float(logs['src.loss_rect']), expected,
+                               rtol=1e-5, atol=1e-7)
     after = snapshot(model.segmentor)
     assert any(not torch.equal(before[k], after[k]) for k in before)
 

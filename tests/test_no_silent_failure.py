@@ -29,7 +29,6 @@ from mmseg.structures import SegDataSample
 from mmseg_uda.datasets.uda_dataset import UDADataset
 from mmseg_uda.engine.hooks import UDADatasetCheckHook, UDAVisualizationHook
 from mmseg_uda.engine.hooks.uda_visualization_hook import render_debug_panel
-from mmseg_uda.models.segmentors import uda_segmentor as uda_seg_module
 from mmseg_uda.models.segmentors.uda_segmentor import NonFiniteLossError
 
 pytestmark = pytest.mark.usefixtures('uda_env')
@@ -184,9 +183,9 @@ def test_skip_decision_is_shared_by_all_ranks(monkeypatch):
         calls.append(op)
         tensor.fill_(1)  # another rank reports a non-finite loss
 
-    monkeypatch.setattr(uda_seg_module, 'dist_world_size', lambda: 2)
     monkeypatch.setattr(torch_dist, 'all_reduce', all_reduce)
     model = build_uda()
+    monkeypatch.setattr(model.nonfinite, 'world_size', lambda: 2)
     ow = build_optim(model)
     before = snapshot(model.segmentor)
     with _Records() as records:
@@ -235,6 +234,7 @@ def _dist_child(index, port, out_dir):
     _dist_worker(1, port, out_dir)
 
 
+@pytest.mark.slow
 def test_two_gloo_ranks_skip_together(tmp_path):
     """Real torch.distributed (gloo; this process is rank 0, a spawned one
     rank 1): a NaN on rank 1 makes both ranks skip without deadlock (a
@@ -579,6 +579,7 @@ def _build_runner(tmp_path, model, dataset, optim=None, **kwargs):
         **kwargs)
 
 
+@pytest.mark.slow
 def test_runner_sac_with_panels_and_checks(tmp_path):
     dataset = UDADataset(source=TinySegDataset(),
                          target=TinySegDataset(seed=1))

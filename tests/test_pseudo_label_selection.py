@@ -274,6 +274,7 @@ def test_tool_argument_errors(argv, msg, monkeypatch, capsys):
     assert msg in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_tool_class_portion_end_to_end(soft_model, target, tmp_path):
     """The tool writes the same files as the API, and prints the table."""
     ckpt = str(tmp_path / 'stage1.pth')

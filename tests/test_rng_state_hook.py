@@ -137,6 +137,7 @@ def test_other_world_size_keeps_the_seeded_generators():
                           _RestoreAfterSkip)
 
 
+@pytest.mark.slow
 def test_registered_and_in_every_config():
     assert HOOKS.get('RNGStateHook') is RNGStateHook
     configs = sorted(

@@ -5,6 +5,7 @@ SAC together."""
 import copy
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 from conftest import (build_optim, build_uda, make_batch, sac_cfg, set_iter,
@@ -12,9 +13,8 @@ from conftest import (build_optim, build_uda, make_batch, sac_cfg, set_iter,
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmseg_uda.engine.hooks import EMATeacherHook
-from mmseg_uda.models.uda.student_outputs import (forward_heads,
+from mmseg_uda.models.uda.student_outputs import (HeadOutputs, forward_heads,
                                                   fused_probabilities)
-from mmseg_uda.models.uda.view_fusion import fuse_coarse_views, fuse_views
 
 pytestmark = pytest.mark.usefixtures('uda_env')
 
@@ -155,17 +155,84 @@ def _sac_model(**kwargs):
     return model
 
 
+def _focal_reference(logits, labels, confidence, prior, power=3.0):
+    """SAC Eq. 6 in float64: the mean over all pixels (ignored ones count
+    0) of ``-m (1 - chi_c)^lambda log softmax(z)_c`` at the pseudo label
+    ``c``."""
+    logp = torch.log_softmax(logits.double(), 1)
+    valid = labels != 255
+    c = torch.where(valid, labels, torch.zeros_like(labels))
+    weight = confidence.double() * (1 - prior.double()[c])**power
+    per_pixel = -weight * logp.gather(1, c[:, None])[:, 0]
+    return float(torch.where(valid, per_pixel, 0 * per_pixel).mean())
+
+
+def _sac_loss_reference(model, batch, it, weight=5.0, aux_weight=0.5):
+    """``(loss_sac, loss_sac_aux)`` of one SAC step of ``model`` (a copy
+    taken before the step): the student views are the iteration's views
+    with photometric noise in pixel space; both heads' logits, upsampled to
+    the views (corner-aligned), against the teacher's pseudo labels."""
+    st, dp = model.self_training, model.data_preprocessor
+    tgt = dp(batch, True)['target_inputs']
+    with torch.no_grad():
+        noisy, targets, _ = model.make_pseudo_targets(tgt, it)
+        # the same views drawn again and noised by hand: the student sees
+        # noisy views, not clean ones
+        g = st.generator(it)
+        views, _ = st.views(tgt, g)
+        mean, std = dp.mean.view(1, 3, 1, 1), dp.std.view(1, 3, 1, 1)
+        pixels = (views * std + mean).clamp(0, 255)
+        by_hand = (st.noise(pixels, g) - mean) / std
+        torch.testing.assert_close(noisy, by_hand, atol=1e-4, rtol=1e-5)
+        primary, aux = model.segmentor.decode_head(
+            model.segmentor.extract_feat(by_hand))
+    args = (targets['labels'], targets['confidence'], targets['class_prior'])
+    return (weight * _focal_reference(upsample(primary), *args),
+            weight * aux_weight * _focal_reference(upsample(aux), *args))
+
+
+def _confident_sac_model():
+    """A SAC model whose student (and teacher copy) has confident logits
+    that vary over the image: BN statistics of the target batch and a
+    sharpened head. A fresh tiny student's logits hardly vary spatially, so
+    a misplaced pixel or view would not change the loss."""
+    model = build_uda(
+        teacher=TEACHER, self_training=sac_cfg(), freeze_bn_stats=True)
+    tgt = model.data_preprocessor(make_batch(), True)['target_inputs']
+    bns = [m for m in model.segmentor.modules() if isinstance(m, _BatchNorm)]
+    with torch.no_grad():
+        for m in bns:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative: the statistics of this batch
+            m.train()
+        model.segmentor.extract_feat(tgt)
+        for m in bns:
+            m.momentum = 0.1
+            m.eval()
+        for p in model.segmentor.decode_head.parameters():
+            p.mul_(10)
+    EMATeacherHook().before_train(SimpleNamespace(model=model))
+    return model
+
+
 def test_sac_train_step():
-    model = _sac_model()
+    model = _confident_sac_model()
     ow = build_optim(model)
     assert list(ow.keys()) == ['segmentor']
     labeler = model.self_training.pseudo_labeler
     prior_before = labeler.class_prior.clone()
     teacher_before = snapshot(model.teacher)
     before = snapshot(model)
+    ref = copy.deepcopy(model)
     set_iter(5)
     logs = model.train_step(make_batch(), ow)
     after = snapshot(model)
+    # the loss values, recomputed outside train_step (Eq. 6 in float64)
+    sac, sac_aux = _sac_loss_reference(ref, make_batch(), 5)
+    torch.testing.assert_close(float(logs['tgt.loss_sac']), sac, rtol=1e-5,
+                               atol=1e-8)
+    torch.testing.assert_close(float(logs['tgt.loss_sac_aux']), sac_aux,
+                               rtol=1e-5, atol=1e-8)
 
     assert {
         'src.decode.loss_ce', 'tgt.loss_sac', 'tgt.loss_sac_aux',
@@ -173,7 +240,6 @@ def test_sac_train_step():
     } <= set(logs)
     assert 0 < float(logs['pl_coverage']) <= 1
     assert 0 < float(logs['pl_mean_confidence']) <= 1
-    assert float(logs['tgt.loss_sac']) > 0
     # the student trained, the teacher did not (the hook updates it)
     params = ['segmentor.' + n for n, _ in model.segmentor.named_parameters()]
     assert all(not torch.equal(before[k], after[k]) for k in params)
@@ -237,10 +303,80 @@ def test_sac_views_and_pseudo_labels_are_deterministic():
     assert float(logs_c['tgt.loss_sac']) != float(logs_a['tgt.loss_sac'])
 
 
+def _bilinear(maps, fy, fx):
+    """Bilinear samples of ``maps`` (C, h, w) at fractional pixel indices
+    ``fy``, ``fx`` (any equal shapes), indices clamped to the border pixel
+    centres."""
+    h, w = maps.shape[-2:]
+    fy, fx = np.clip(fy, 0, h - 1), np.clip(fx, 0, w - 1)
+    y0, x0 = np.floor(fy).astype(int), np.floor(fx).astype(int)
+    y1, x1 = np.minimum(y0 + 1, h - 1), np.minimum(x0 + 1, w - 1)
+    wy, wx = fy - y0, fx - x0
+    return (maps[:, y0, x0] * (1 - wy) * (1 - wx) +
+            maps[:, y0, x1] * (1 - wy) * wx + maps[:, y1, x0] * wy *
+            (1 - wx) + maps[:, y1, x1] * wy * wx)
+
+
+def _fusion_reference(probs, affines, view_size):
+    """SAC's multi-view fusion (Sec. 3.3) from its definition, in float64
+    numpy, view by view: every canvas pixel averages the views whose extent
+    covers it (sampled through the inverse view affine), then every view
+    samples the fused canvas through its affine; maps of the views' size
+    are pixel-centre samples, coarser maps corner-aligned samples
+    (``x = s (2 j / (m - 1) - 1)``, ``s = (n - 1) / n``) that are finally
+    upsampled corner-aligned to the views."""
+    probs = probs.double().numpy()
+    affines = affines.double().numpy()
+    B, V = affines.shape[:2]
+    C, m_h, m_w = probs.shape[1:]
+    n_h, n_w = view_size
+    coarse = (m_h, m_w) != (n_h, n_w)
+    s = np.array([(n_w - 1) / n_w, (n_h - 1) / n_h]) if coarse else None
+
+    def coords(m):  # normalised coordinate of each map pixel, per axis
+        j = np.arange(m)
+        return 2 * j / (m - 1) - 1 if coarse else (2 * j + 1) / m - 1
+
+    def index(x, m):  # fractional map pixel index of a coordinate
+        return (x + 1) * (m - 1) / 2 if coarse else ((x + 1) * m - 1) / 2
+
+    gy, gx = np.meshgrid(coords(m_h), coords(m_w), indexing='ij')
+    pts = np.stack([gx, gy], -1)  # in map units: x / s when coarse
+    if coarse:
+        pts = pts * s
+    out = []
+    for b in range(B):
+        total, count = np.zeros((C, m_h, m_w)), np.zeros((m_h, m_w))
+        for v in range(V):
+            lin, t = affines[b, v, :, :2], affines[b, v, :, 2]
+            x = (pts - t) @ np.linalg.inv(lin).T  # canvas -> view coords
+            u = x / s if coarse else x
+            cov = (np.abs(u) <= 1 + 1e-5).all(-1)
+            val = _bilinear(probs[b * V + v], index(u[..., 1], m_h),
+                            index(u[..., 0], m_w))
+            total += val * cov
+            count += cov
+        canvas = total / np.maximum(count, 1)
+        for v in range(V):
+            lin, t = affines[b, v, :, :2], affines[b, v, :, 2]
+            c = pts @ lin.T + t  # view -> canvas coords
+            u = c / s if coarse else c
+            tgt = _bilinear(canvas, index(u[..., 1], m_h),
+                            index(u[..., 0], m_w))
+            if coarse:  # corner-aligned upsampling to the view size
+                fy = np.arange(n_h) * (m_h - 1) / (n_h - 1)
+                fx = np.arange(n_w) * (m_w - 1) / (n_w - 1)
+                fy, fx = np.meshgrid(fy, fx, indexing='ij')
+                tgt = _bilinear(tgt, fy, fx)
+            out.append(tgt)
+    return torch.from_numpy(np.stack(out))
+
+
 def test_sac_fusion_resolution():
     """The teacher maps are fused at twice the logits' resolution by default
     (corner-aligned with the views, then upsampled to them), at the view
-    size with ``fusion_upsample=None`` (the release)."""
+    size with ``fusion_upsample=None`` (the release); both against an
+    independent reference of the fusion."""
     model = _sac_model()
     st, teacher = model.self_training, model.teacher.module
     assert st.fusion_upsample == 2.0
@@ -255,18 +391,27 @@ def test_sac_fusion_resolution():
     assert st.fusion_size((100, 200), size) == size  # at most the views
     fused = st.fuse_teacher(teacher, out, affines, size)
     assert fused.shape == (views.shape[0], 4) + size
-    ref = fuse_coarse_views(
-        fused_probabilities(teacher, out, st.fusion_size(logit_size, size)),
-        affines, size, align_corners=teacher.decode_head.align_corners)
-    assert torch.equal(fused, ref)
     torch.testing.assert_close(fused.sum(1), torch.ones(fused[:, 0].shape))
-
     st.fusion_upsample = None
     full = st.fuse_teacher(teacher, out, affines, size)
-    assert torch.equal(
-        full, fuse_views(fused_probabilities(teacher, out, size), affines))
     # the two resolutions agree on most pixels' classes
     assert (full.argmax(1) == fused.argmax(1)).float().mean() > 0.8
+
+    # both against the reference, on confident, varied logits (an untrained
+    # teacher's maps are nearly uniform: a wrong fusion would hardly change
+    # them); the views are crops and flips, not all the full image
+    assert not torch.allclose(affines[:, 1:], affines[:, :1])
+    g = torch.Generator().manual_seed(0)
+    sharp = HeadOutputs(decode=tuple(
+        4 * torch.randn(out.primary.shape, generator=g) for _ in range(2)))
+    for upsample_by in (2.0, None):
+        st.fusion_upsample = upsample_by
+        fsize = st.fusion_size(logit_size, size)
+        ref = _fusion_reference(fused_probabilities(teacher, sharp, fsize),
+                                affines, size)
+        torch.testing.assert_close(
+            st.fuse_teacher(teacher, sharp, affines, size).double(), ref,
+            atol=2e-5, rtol=0, msg=f'fusion_upsample={upsample_by}')
 
 
 def test_sac_student_noise_in_pixel_space():

@@ -31,7 +31,7 @@ from helpers.train_runs import (LOADERS, NO_VAL, PY, ROOT,  # noqa: E402
 
 import mmseg_uda.engine.hooks.uda_dataset_check_hook as check_module  # noqa
 from mmseg_uda.datasets import GTA5Dataset, SynthiaDataset  # noqa: E402
-from mmseg_uda.datasets import formats  # noqa: E402
+from mmseg_uda.benchmarks.synthetic import formats  # noqa: E402
 from mmseg_uda.datasets.transforms.load_mapped_annotations import \
     LabelWarning  # noqa: E402
 from mmseg_uda.engine.hooks import UDADatasetCheckHook  # noqa: E402

@@ -26,7 +26,7 @@ from mmseg_uda.apis import (TargetImages,  # noqa: E402
                             inference_pipeline, init_model,
                             pseudo_label_probs, target_dataset_cfg,
                             tta_transform)
-from mmseg_uda.datasets import formats  # noqa: E402
+from mmseg_uda.benchmarks.synthetic import formats  # noqa: E402
 from mmseg_uda.datasets.pseudo_label_dataset import \
     pseudo_label_path  # noqa: E402
 

@@ -1,40 +1,47 @@
-"""Step time, data time, overhead ratios and peak memory of the UDA methods.
+"""Step time, data time, overhead ratios and peak memory of UDA configs.
 
-For the configs of AdaptSegNet, MRNet, ABN and SAC (the synthetic benchmark
-by default), measured side by side in one process:
+For the configs given as ``name=path`` (default: AdaptSegNet, MRNet, ABN and
+SAC of the synthetic benchmark), measured side by side in one process:
 
-- the median step time of each config's ``train_step`` (plus the EMA teacher
-  update) on identical random batches of the config's crop size;
-- ``mrnet / adaptsegnet``: what memory regularisation adds to an adversarial
-  step (MR reuses the target forward pass; aim <= 1.03);
-- ``sac extra``: the share of a SAC step spent outside its network passes
-  (view building, photometric noise, fusion, thresholds, EMA update), found by
-  timing the same forward/backward passes on the same tensors in a bare loop
-  (aim <= 10%);
+- the median time of each config's real ``train_step`` (plus the EMA
+  teacher update, as ``EMATeacherHook`` does) on identical random batches
+  of the config's crop size;
+- inside that same step, the time of its network passes: the forward
+  passes of the student and of the teacher (``extract_feat`` and the heads'
+  ``forward``, as ``forward_heads`` calls them) and of the discriminators,
+  every ``backward`` and every optimizer ``step`` of the config's optimizer
+  wrappers, timed by wrapping those calls on the built model (no
+  re-implemented step, nothing changed in the model code). The rest of the
+  step is the method's extra work (for SAC: views, photometric noise,
+  fusion, thresholds, EMA update; aim <= 10%);
+- ``--ratio A/B`` (default ``mrnet/adaptsegnet``, what memory
+  regularisation adds to an adversarial step; aim <= 1.03): step-time
+  ratios of named configs;
 - the data time of the config's real ``train_dataloader`` (its workers, its
   pipeline, the data of ``data/synthetic``): the wait in ``next(iterator)``
   before each ``train_step`` on the loaded batch, as a share of the step
   (means over the steps, so that occasional stalls count; aim <= 5%).
   ``--no-data`` skips it;
-- the peak memory of each method's training step, each in a fresh
+- the peak memory of each config's training step, each in a fresh
   subprocess holding only that model (``--no-memory`` skips it): on a GPU
   ``torch.cuda.max_memory_allocated`` (model, teacher, optimizer state,
   gradients and the step's tensors); on the CPU the peak resident set size
   (``VmHWM``) minus the resident size right before the model was built
   (the same things, plus what the allocator keeps; the Python/torch runtime
-  excluded). From it the teacher's memory overhead, a SAC step vs an ABN
-  step at the same batch (the SAC paper reports about 35% for its teacher;
-  our aim is lower), and as a sanity figure the parameter + buffer bytes of
-  the teacher vs the student.
+  excluded). ``--memory-ratio A/B`` (default ``sac/abn``: a SAC step vs an
+  ABN step at the same batch; the SAC paper reports about 35% for its
+  teacher) compares two of them, and for every config with a teacher the
+  parameter + buffer bytes of the teacher vs the student are reported.
 
 Configs are timed interleaved (A B A B ...) so that drift of the machine
-affects them alike. Run it from the repository root (the configs' data
-paths are relative). Usage::
+affects them alike. On a GPU every timed call synchronises the device
+before and after. Run it from the repository root (the configs' data paths
+are relative). Usage::
 
-    python tools/benchmark.py [--steps 20] [--warmup 3] [--batch-size 2]
+    python tools/benchmark.py [NAME=CONFIG ...] [--steps 20] [--warmup 3]
+        [--batch-size 2] [--ratio A/B ...] [--memory-ratio A/B]
         [--data-steps N] [--no-data] [--memory-steps 2] [--no-memory]
-        [--out FILE] [--adaptsegnet CFG] [--mrnet CFG] [--abn CFG]
-        [--sac CFG] [--cfg-options k=v ...]
+        [--out FILE] [--cfg-options k=v ...]
 """
 import argparse
 import copy
@@ -46,15 +53,15 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional, Sequence
+from collections import defaultdict
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.logging import MessageHub  # noqa: E402
-from mmengine.optim import build_optim_wrapper  # noqa: E402
+from mmengine.optim import OptimWrapperDict, build_optim_wrapper  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 from mmengine.structures import PixelData  # noqa: E402
@@ -64,31 +71,65 @@ from mmseg.registry import MODELS  # noqa: E402
 from mmseg.structures import SegDataSample  # noqa: E402
 from mmseg_uda.engine.hooks.run_seed_hook import (  # noqa: E402
     hand_over_run_seed)
-from mmseg_uda.models.uda.student_outputs import (  # noqa: E402
-    forward_heads, head_losses)
 from mmseg_uda.utils.device_config import adapt_cfg_to_device  # noqa: E402
 
-CONFIGS = dict(
+DEFAULT_CONFIGS = dict(
     adaptsegnet='configs/synthetic/adaptsegnet.py',
     mrnet='configs/synthetic/mrnet.py',
     abn='configs/synthetic/abn.py',
     sac='configs/synthetic/sac.py')
+DEFAULT_RATIOS = ('mrnet/adaptsegnet', )
+DEFAULT_MEMORY_RATIO = 'sac/abn'
 MIB = 2**20
-# aims of the ratios (see the module doc)
+# aims (see the module doc)
 AIM_MR_RATIO = 1.03
-AIM_SAC_EXTRA = 0.10
+AIM_EXTRA = 0.10
 AIM_DATA_SHARE = 0.05
 PAPER_TEACHER_OVERHEAD = 0.35
+#: the timed sections of a step (see :class:`SectionTimer`)
+SECTIONS = ('student forward', 'teacher forward', 'discriminator forward',
+            'backward', 'optimizer step')
+
+
+def named_config(text: str) -> Tuple[str, str]:
+    """``name=path`` -> ``(name, path)``."""
+    name, sep, path = text.partition('=')
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(
+            f'expected NAME=CONFIG (e.g. sac=configs/synthetic/sac.py), '
+            f'got {text!r}')
+    return name, path
+
+
+def name_pair(text: str) -> Tuple[str, str]:
+    """``a/b`` -> ``(a, b)``."""
+    a, sep, b = text.partition('/')
+    if not sep or not a or not b:
+        raise argparse.ArgumentTypeError(f'expected A/B, got {text!r}')
+    return a, b
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('configs', nargs='*', type=named_config,
+                        metavar='NAME=CONFIG',
+                        help='configs to measure (default: ' + ' '.join(
+                            f'{k}={v}' for k, v in DEFAULT_CONFIGS.items())
+                        + ')')
     parser.add_argument('--steps', type=int, default=20,
                         help='timed steps per config (random batches)')
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--batch-size', type=int, default=2,
                         help='images per domain in every batch (the same for '
                         'all methods, so that step times and memory compare)')
+    parser.add_argument('--ratio', action='append', type=name_pair,
+                        help='step-time ratio A/B of two named configs '
+                        '(repeatable; default: ' + ', '.join(DEFAULT_RATIOS)
+                        + ', where both are measured)')
+    parser.add_argument('--memory-ratio', type=name_pair,
+                        default=name_pair(DEFAULT_MEMORY_RATIO),
+                        help='peak-memory ratio A/B (default: '
+                        f'{DEFAULT_MEMORY_RATIO}, where both are measured)')
     parser.add_argument('--data-steps', type=int, default=None,
                         help='timed steps per config with the real '
                         'dataloader (default: --steps)')
@@ -99,17 +140,21 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--no-memory', action='store_true',
                         help='skip the peak-memory subprocesses')
     parser.add_argument('--out', help='write the markdown tables here')
-    for name, path in CONFIGS.items():
-        parser.add_argument(f'--{name}', default=path)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     # internal: one peak-memory measurement in this (fresh) process
-    parser.add_argument('--memory-child', choices=list(CONFIGS),
-                        help=argparse.SUPPRESS)
-    # internal: the child runs SAC's bare passes, with or without teacher
-    parser.add_argument('--memory-bare', choices=['teacher', 'no-teacher'],
-                        help=argparse.SUPPRESS)
+    parser.add_argument('--memory-child', help=argparse.SUPPRESS)
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.configs = dict(args.configs) or dict(DEFAULT_CONFIGS)
+    explicit = args.ratio is not None
+    args.ratio = args.ratio or [name_pair(r) for r in DEFAULT_RATIOS]
+    unknown = [f'{a}/{b}' for a, b in args.ratio
+               if a not in args.configs or b not in args.configs]
+    if unknown and explicit:
+        parser.error(f'--ratio {unknown} names configs that are not measured '
+                     f'({sorted(args.configs)})')
+    args.ratio = [(a, b) for a, b in args.ratio
+                  if a in args.configs and b in args.configs]
     # the --cfg-options as given, for the memory subprocesses
     args.raw_cfg_options = []
     if '--cfg-options' in argv:
@@ -195,6 +240,97 @@ def tensor_bytes(module: torch.nn.Module) -> int:
 # ----------------------------------------------------------------------------
 
 
+class SectionTimer:
+    """Times the network passes inside a model's real ``train_step``.
+
+    Wraps, on the built objects (instance attributes, nothing in the model
+    code changes), the calls a UDA step makes for its network passes:
+    ``extract_feat`` and the heads' ``forward`` of the student and of the
+    teacher (what ``forward_heads`` calls), every discriminator's forward
+    (a forward pre-/post-hook), and ``backward`` / ``step`` of every optimizer
+    wrapper. Each call adds its duration (and one count) to its section in
+    :data:`SECTIONS`; :meth:`reset` starts a new step.
+
+    Args:
+        model: A built ``UDASegmentor`` (or any mmseg segmentor).
+        optim: Its optimizer wrapper (dict).
+        sync (callable): Synchronises the device before and after each
+            timed call (a no-op on the CPU).
+    """
+
+    def __init__(self, model, optim, sync: Callable[[], None]) -> None:
+        self.sync = sync
+        self.seconds: Dict[str, float] = defaultdict(float)
+        self.calls: Dict[str, int] = defaultdict(int)
+        self._depth = 0
+        student = getattr(model, 'segmentor', model)
+        self._wrap_network(student, 'student forward')
+        teacher = getattr(model, 'teacher', None)
+        if teacher is not None:
+            self._wrap_network(teacher.module, 'teacher forward')
+        adversary = getattr(model, 'adversary', None)
+        if adversary is not None:
+            for disc in adversary.discriminators.values():
+                self._hook(disc, 'discriminator forward')
+        wrappers = optim.values() if isinstance(optim, OptimWrapperDict) \
+            else [optim]
+        for wrapper in wrappers:
+            self._wrap(wrapper, 'backward', 'backward')
+            self._wrap(wrapper, 'step', 'optimizer step')
+
+    def _wrap_network(self, segmentor, section: str) -> None:
+        self._wrap(segmentor, 'extract_feat', section)
+        heads = [segmentor.decode_head]
+        aux = getattr(segmentor, 'auxiliary_head', None)
+        if aux is not None:
+            heads += list(aux) if isinstance(aux, torch.nn.ModuleList) \
+                else [aux]
+        for head in heads:
+            self._wrap(head, 'forward', section)
+
+    def _wrap(self, obj, attr: str, section: str) -> None:
+        inner = getattr(obj, attr)
+
+        def timed(*args, **kwargs):
+            if self._depth:  # a section inside a section: counted once
+                return inner(*args, **kwargs)
+            self._depth += 1
+            self.sync()
+            t0 = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                self.sync()
+                self.seconds[section] += time.perf_counter() - t0
+                self.calls[section] += 1
+                self._depth -= 1
+
+        setattr(obj, attr, timed)
+
+    def _hook(self, module, section: str) -> None:
+        start = {}
+
+        def pre(mod, args):
+            self.sync()
+            start['t'] = time.perf_counter()
+
+        def post(mod, args, out):
+            self.sync()
+            self.seconds[section] += time.perf_counter() - start['t']
+            self.calls[section] += 1
+
+        module.register_forward_pre_hook(pre)
+        module.register_forward_hook(post)
+
+    def reset(self) -> None:
+        self.seconds.clear()
+        self.calls.clear()
+
+    def total(self) -> float:
+        """Seconds of all network passes since :meth:`reset`."""
+        return sum(self.seconds.values())
+
+
 class Bench:
     """One config's model, optimizer wrappers and a fixed random batch."""
 
@@ -212,6 +348,8 @@ class Bench:
         hand_over_run_seed(self.model,
                            cfg.get('randomness', {}).get('seed') or 0)
         self.optim = build_optim_wrapper(self.model, cfg.optim_wrapper)
+        self.device = torch.device(device)
+        self.timer = SectionTimer(self.model, self.optim, self.sync)
         h, w = cfg.model.data_preprocessor['size']
         b = self.batch_size
         num_classes = self.model.num_classes
@@ -235,24 +373,26 @@ class Bench:
         self.batch = dict(inputs=images(), data_samples=samples(),
                           target_inputs=images(),
                           target_data_samples=samples())
-        self.device = torch.device(device)
 
     def sync(self):
         if self.device.type == 'cuda':
             torch.cuda.synchronize()
 
-    def step_on(self, batch) -> float:
-        """One training step (and teacher update) on ``batch``, seconds."""
+    def step_on(self, batch) -> Tuple[float, float]:
+        """One training step (and teacher update) on ``batch``: seconds of
+        the step and of its network passes."""
+        self.timer.reset()
         self.sync()
         t0 = time.perf_counter()
         self.model.train_step(batch, self.optim)
         if getattr(self.model, 'teacher', None) is not None:
             self.model.teacher.update_parameters(self.model.segmentor)
         self.sync()
-        return time.perf_counter() - t0
+        return time.perf_counter() - t0, self.timer.total()
 
-    def step(self) -> float:
-        """One training step on the fixed random batch, seconds."""
+    def step(self) -> Tuple[float, float]:
+        """One training step on the fixed random batch (see
+        :meth:`step_on`)."""
         return self.step_on(self.batch)
 
     def build_dataloader(self):
@@ -262,40 +402,10 @@ class Bench:
         return Runner.build_dataloader(loader_cfg, seed=0)
 
 
-def bare_sac_step(bench, with_teacher: bool = True):
-    """SAC's network passes alone, on tensors of the same shapes: teacher
-    forward on the clean views (unless ``with_teacher`` is False), student
-    forward/backward on source and the noisy views, one optimizer step."""
-    model = bench.model
-    data = model.data_preprocessor(bench.batch, True)
-    views = model.self_training.views.num_views
-    tgt = data['target_inputs'].repeat_interleave(views, dim=0)
-    seg_wrapper = bench.optim['segmentor']
-    bench.sync()
-    t0 = time.perf_counter()
-    if with_teacher:
-        with torch.no_grad():
-            forward_heads(model.teacher.module, tgt)
-    src_out = forward_heads(model.segmentor, data['inputs'])
-    loss = sum(v for k, v in head_losses(model.segmentor, src_out,
-                                         data['data_samples']).items()
-               if 'loss' in k)
-    tgt_out = forward_heads(model.segmentor, tgt)
-    logits = F.interpolate(tgt_out.primary, tgt.shape[-2:], mode='bilinear',
-                           align_corners=True)
-    loss = loss + logits.float().log_softmax(1).mean()
-    if tgt_out.aux is not None:
-        aux = F.interpolate(tgt_out.aux, tgt.shape[-2:], mode='bilinear',
-                            align_corners=True)
-        loss = loss + 0.5 * aux.float().log_softmax(1).mean()
-    seg_wrapper.update_params(loss)
-    bench.sync()
-    return time.perf_counter() - t0
-
-
 def interleaved(fns, steps, warmup):
-    """Run each callable ``warmup`` times, then ``steps`` rounds A B A B;
-    the median time of each."""
+    """Run each callable ``warmup`` times, then ``steps`` rounds A B A B.
+    Each returns ``(step seconds, network seconds)``; the result is the
+    median of each per name: ``{name: (step, network)}``."""
     for fn in fns.values():
         for _ in range(warmup):
             fn()
@@ -303,7 +413,9 @@ def interleaved(fns, steps, warmup):
     for _ in range(steps):
         for k, fn in fns.items():
             times[k].append(fn())
-    return {k: statistics.median(v) for k, v in times.items()}
+    return {k: (statistics.median(t for t, _ in v),
+                statistics.median(n for _, n in v))
+            for k, v in times.items()}
 
 
 def data_times(benches: Dict[str, Bench], steps: int,
@@ -323,7 +435,7 @@ def data_times(benches: Dict[str, Bench], steps: int,
             t0 = time.perf_counter()
             batch = next(iters[k])
             wait = time.perf_counter() - t0
-            step = bench.step_on(batch)
+            step, _ = bench.step_on(batch)
             if i >= warmup:
                 out[k]['data'].append(wait)
                 out[k]['step'].append(step)
@@ -342,15 +454,13 @@ def memory_child(args) -> dict:
     name = args.memory_child
     device = 'cuda' if torch.cuda.is_available() else 'cpu'
     before = current_rss_bytes()
-    bench = Bench(name, getattr(args, name), device, args.batch_size,
+    bench = Bench(name, args.configs[name], device, args.batch_size,
                   args.cfg_options)
     built = current_rss_bytes()
     for _ in range(max(1, args.memory_steps)):
-        if args.memory_bare:
-            bare_sac_step(bench, with_teacher=args.memory_bare == 'teacher')
-        else:
-            bench.step()
+        bench.step()
     teacher = getattr(bench.model, 'teacher', None)
+    student = getattr(bench.model, 'segmentor', bench.model)
     return dict(
         name=name,
         device=device,
@@ -360,24 +470,19 @@ def memory_child(args) -> dict:
         cpu_peak=peak_rss_bytes() - before,
         cuda_peak=(torch.cuda.max_memory_allocated()
                    if device == 'cuda' else None),
-        student_bytes=tensor_bytes(bench.model.segmentor),
+        student_bytes=tensor_bytes(student),
         teacher_bytes=(tensor_bytes(teacher.module)
                        if teacher is not None else None))
 
 
-def measure_memory(name: str, args, extra_options: Sequence[str] = (),
-                   bare: Optional[str] = None) -> dict:
+def measure_memory(name: str, args) -> dict:
     """:func:`memory_child` of ``name`` in a fresh Python process (the peak
-    resident size only grows, so every config needs its own process), with
-    ``extra_options`` added to the ``--cfg-options``."""
+    resident size only grows, so every config needs its own process)."""
     cmd = [sys.executable, osp.abspath(__file__), '--memory-child', name,
-           f'--{name}', getattr(args, name), '--batch-size',
+           f'{name}={args.configs[name]}', '--batch-size',
            str(args.batch_size), '--memory-steps', str(args.memory_steps)]
-    if bare:
-        cmd += ['--memory-bare', bare]
-    options = list(args.raw_cfg_options) + list(extra_options)
-    if options:
-        cmd += ['--cfg-options'] + options
+    if args.raw_cfg_options:
+        cmd += ['--cfg-options'] + list(args.raw_cfg_options)
     env = dict(os.environ)
     env.setdefault('OMP_NUM_THREADS', str(torch.get_num_threads()))
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -413,33 +518,49 @@ def _mib(n: Optional[int]) -> str:
     return '' if n is None else f'{n / MIB:.0f} MiB'
 
 
-def report(step: Dict[str, float], bare: float,
+def report(times: Dict[str, Tuple[float, float]],
            data: Optional[Dict[str, Dict[str, List[float]]]],
            memory: Optional[Dict[str, dict]], header: Sequence[str],
-           device: str) -> str:
-    """The markdown report: one row per method, then the ratios."""
+           device: str, ratios: Sequence[Tuple[str, str]] = (),
+           memory_ratio: Optional[Tuple[str, str]] = None) -> str:
+    """The markdown report: one row per config (step, network passes, extra
+    work, data wait, peak memory), then the ratios.
+
+    Args:
+        times (dict): ``{name: (step seconds, network seconds)}``.
+        data (dict, optional): From :func:`data_times`.
+        memory (dict, optional): ``{name: memory_child record}``.
+        header (Sequence[str]): Lines before the tables.
+        device (str): ``'cpu'`` or ``'cuda'``.
+        ratios (Sequence[tuple]): Step-time ratios ``(a, b)`` to report.
+        memory_ratio (tuple, optional): Peak-memory ratio ``(a, b)``.
+    """
     lines = list(header)
-    lines += ['| method | step (median) | data wait (mean) | data / step '
-              '| peak memory |', '|---|---|---|---|---|']
+    lines += ['| method | step (median) | network passes | extra work '
+              '| data wait (mean) | data / step | peak memory |',
+              '|---|---|---|---|---|---|---|']
     shares = {}
-    for k in CONFIGS:
+    for k, (step, network) in times.items():
         wait = share = peak = None
         if data is not None:
             wait = statistics.fmean(data[k]['data'])
             share = shares[k] = data_share(data[k]['data'], data[k]['step'])
         if memory is not None:
             peak = peak_of(memory[k])
-        lines.append(f'| {k} | {_ms(step[k])} | {_ms(wait)} | {_pct(share)} '
-                     f'| {_mib(peak)} |')
-    lines.append(f'| SAC network passes alone | {_ms(bare)} | | | |')
+        lines.append(f'| {k} | {_ms(step)} | {_ms(network)} | '
+                     f'{_pct(extra_share(step, network))} | {_ms(wait)} | '
+                     f'{_pct(share)} | {_mib(peak)} |')
 
     lines += ['', '| ratio | value | aim |', '|---|---|---|']
-    mr = ratio(step['mrnet'], step['adaptsegnet'])
-    lines.append(f'| MRNet / AdaptSegNet step | {mr:.3f} | '
-                 f'<= {AIM_MR_RATIO:.2f} |')
-    lines.append(f'| SAC extra work / SAC step | '
-                 f'{_pct(extra_share(step["sac"], bare))} | '
-                 f'<= {AIM_SAC_EXTRA * 100:.0f}% |')
+    for a, b in ratios:
+        aim = f'<= {AIM_MR_RATIO:.2f}' if (a, b) == ('mrnet',
+                                                      'adaptsegnet') else ''
+        lines.append(f'| {a} / {b} step | '
+                     f'{ratio(times[a][0], times[b][0]):.3f} | {aim} |')
+    worst = max(times, key=lambda k: extra_share(*times[k]))
+    lines.append(f'| extra work / step (largest: {worst}) | '
+                 f'{_pct(extra_share(*times[worst]))} | '
+                 f'<= {AIM_EXTRA * 100:.0f}% |')
     if data is not None:
         worst = max(shares, key=shares.get)
         lines.append(f'| data time / step time (largest: {worst}) | '
@@ -448,36 +569,25 @@ def report(step: Dict[str, float], bare: float,
     else:
         lines.append('| data time / step time | not measured (--no-data) '
                      '| |')
-    if memory is not None:
-        abn, sac = peak_of(memory['abn']), peak_of(memory['sac'])
+    if memory is None:
+        lines.append('| peak memory | not measured (--no-memory) | |')
+        return '\n'.join(lines)
+    if memory_ratio is not None and set(memory_ratio) <= set(memory):
+        a, b = memory_ratio
+        pa, pb = peak_of(memory[a]), peak_of(memory[b])
         what = ('torch.cuda.max_memory_allocated' if device == 'cuda' else
                 'peak RSS growth')
-        lines.append(f'| SAC / ABN step peak memory ({what}) | '
-                     f'{_mib(sac)} / {_mib(abn)} = '
-                     f'{overhead(sac, abn) * 100:+.1f}% | '
-                     f'(8 student views vs 2 images) |')
-        one = peak_of(memory['sac_1view']) if 'sac_1view' in memory \
-            else None
-        if one is not None:
-            lines.append(f'| SAC with 1 view per image / ABN step peak '
-                         f'memory | {_mib(one)} / {_mib(abn)} = '
-                         f'{overhead(one, abn) * 100:+.1f}% | |')
-        if 'bare_teacher' in memory:
-            with_t = peak_of(memory['bare_teacher'])
-            without = peak_of(memory['bare_no_teacher'])
-            lines.append(f'| teacher memory overhead: SAC passes with / '
-                         f'without the teacher forward | {_mib(with_t)} / '
-                         f'{_mib(without)} = '
-                         f'{overhead(with_t, without) * 100:+.1f}% | '
-                         f'< +{PAPER_TEACHER_OVERHEAD * 100:.0f}% (paper) |')
-        s_bytes = memory['sac']['student_bytes']
-        t_bytes = memory['sac']['teacher_bytes']
+        lines.append(f'| {a} / {b} step peak memory ({what}) | '
+                     f'{_mib(pa)} / {_mib(pb)} = '
+                     f'{overhead(pa, pb) * 100:+.1f}% | '
+                     f'< +{PAPER_TEACHER_OVERHEAD * 100:.0f}% (SAC paper, '
+                     'teacher) |')
+    for k, rec in memory.items():
+        t_bytes, s_bytes = rec.get('teacher_bytes'), rec['student_bytes']
         if t_bytes is not None:
-            lines.append(f'| teacher / student parameters + buffers | '
+            lines.append(f'| {k}: teacher / student parameters + buffers | '
                          f'{_mib(t_bytes)} / {_mib(s_bytes)} = '
                          f'{ratio(t_bytes, s_bytes):.2f} | |')
-    else:
-        lines.append('| peak memory | not measured (--no-memory) | |')
     return '\n'.join(lines)
 
 
@@ -491,15 +601,15 @@ def main(argv: Optional[Sequence[str]] = None):
         return
     device = 'cuda' if torch.cuda.is_available() else 'cpu'
     benches = {
-        name: Bench(name, getattr(args, name), device, args.batch_size,
-                    args.cfg_options)
-        for name in CONFIGS
+        name: Bench(name, path, device, args.batch_size, args.cfg_options)
+        for name, path in args.configs.items()
     }
     data_steps = args.steps if args.data_steps is None else args.data_steps
     header = [
         f'device: {device} '
         f'({torch.cuda.get_device_name() if device == "cuda" else "CPU"}'
         f', {torch.get_num_threads()} threads), torch {torch.__version__}',
+        'configs: ' + ', '.join(f'{k}={v}' for k, v in args.configs.items()),
         f'batch: {args.batch_size} images per domain; steps: {args.steps} '
         f'after {args.warmup} warm-up, interleaved, median'
         + ('' if args.no_data else
@@ -508,32 +618,17 @@ def main(argv: Optional[Sequence[str]] = None):
            f'; peak memory: {args.memory_steps} steps per method in a fresh '
            'process'), ''
     ]
-
-    t = interleaved(dict(adaptsegnet=benches['adaptsegnet'].step,
-                         mrnet=benches['mrnet'].step), args.steps, args.warmup)
-    sac = benches['sac']
-    t.update(interleaved(dict(abn=benches['abn'].step, sac=sac.step,
-                              bare=lambda: bare_sac_step(sac)), args.steps,
-                         args.warmup))
-    bare = t.pop('bare')
+    times = interleaved({k: b.step for k, b in benches.items()}, args.steps,
+                        args.warmup)
     data = None
     if not args.no_data:
         data = data_times(benches, data_steps, max(1, args.warmup))
     memory = None
     if not args.no_memory:
         del benches  # the subprocesses need the memory more than we do
-        memory = {k: measure_memory(k, args) for k in CONFIGS}
-        # SAC with the full view only: how much of its excess over ABN is
-        # the multi-view student batch rather than the teacher
-        memory['sac_1view'] = measure_memory(
-            'sac', args, ['model.self_training.views.num_views=1'])
-        # the teacher alone: SAC's network passes with and without the
-        # teacher's forward pass (same student work, same batch)
-        memory['bare_teacher'] = measure_memory('sac', args, bare='teacher')
-        memory['bare_no_teacher'] = measure_memory('sac', args,
-                                                   bare='no-teacher')
-
-    text = report(t, bare, data, memory, header, device)
+        memory = {k: measure_memory(k, args) for k in args.configs}
+    text = report(times, data, memory, header, device, args.ratio,
+                  args.memory_ratio)
     print(text)
     if args.out:
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)

@@ -9,7 +9,7 @@ Usage::
 Writes GTA5-format (``gta/``), SYNTHIA-RAND-CITYSCAPES-format
 (``synthia/RAND_CITYSCAPES/``) sources and a Cityscapes-format target
 (``cityscapes/``, train and val, both labelled); see
-:mod:`mmseg_uda.datasets.synthetic_scenes`. Output is a deterministic
+:mod:`mmseg_uda.benchmarks.synthetic`. Output is a deterministic
 function of the arguments.
 """
 import argparse
@@ -19,7 +19,7 @@ import time
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 
-from mmseg_uda.datasets.synthetic_scenes import (  # noqa: E402
+from mmseg_uda.benchmarks.synthetic import (  # noqa: E402
     DOMAINS, generate_benchmark)
 
 

@@ -1,7 +1,7 @@
 """Write tiny dataset trees in the real on-disk formats, for tests.
 
-The file writers live in :mod:`mmseg_uda.datasets.formats`; this helper
-arranges them into the release layouts of GTA5, SYNTHIA, Cityscapes and
+The file writers live in :mod:`mmseg_uda.benchmarks.synthetic.formats`;
+this helper arranges them into the release layouts of GTA5, SYNTHIA, Cityscapes and
 Oxford RobotCar under a temporary root, and returns what was written so that
 tests can compute their own expectations.
 """
@@ -9,7 +9,7 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-from mmseg_uda.datasets import formats
+from mmseg_uda.benchmarks.synthetic import formats
 
 
 class Sample(NamedTuple):

@@ -41,10 +41,13 @@ NO_VAL = ['val_cfg=None', 'val_dataloader=None', 'val_evaluator=None']
 
 
 def env(**extra) -> dict:
-    """Environment of a training subprocess: one thread, test hooks
-    importable as ``helpers.train_probes``."""
+    """Environment of a training subprocess: one thread, no GPU (the
+    configs' expectations, e.g. the CPU gloo backend and the CPU timings,
+    hold on a GPU machine too), test hooks importable as
+    ``helpers.train_probes``."""
     e = dict(os.environ)
-    e.update(OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
+    e.update(OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
+             CUDA_VISIBLE_DEVICES='')
     e['PYTHONPATH'] = os.pathsep.join(
         [osp.join(ROOT, 'tests'), ROOT] +
         ([e['PYTHONPATH']] if e.get('PYTHONPATH') else []))

@@ -8,6 +8,8 @@ from mmengine.logging import print_log
 from mmengine.optim import OptimWrapper
 from mmseg.registry import OPTIM_WRAPPERS
 
+from .guarded_optim_wrapper import GuardedUpdateMixin
+
 
 def _autocast_available(device_type: str) -> bool:
     try:
@@ -17,7 +19,7 @@ def _autocast_available(device_type: str) -> bool:
 
 
 @OPTIM_WRAPPERS.register_module()
-class BF16AutocastOptimWrapper(OptimWrapper):
+class BF16AutocastOptimWrapper(GuardedUpdateMixin, OptimWrapper):
     """:class:`OptimWrapper` whose forward passes run under bfloat16 autocast.
 
     MMEngine's :class:`AmpOptimWrapper` (float16 with a dynamic loss scaler)

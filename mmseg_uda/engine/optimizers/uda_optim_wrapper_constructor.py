@@ -7,6 +7,8 @@ from mmengine.model import is_model_wrapper
 from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapperDict
 from mmseg.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
+from .guarded_optim_wrapper import GUARDED_TYPES
+
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
 class UDAOptimWrapperConstructor:
@@ -34,6 +36,12 @@ class UDAOptimWrapperConstructor:
 
     ``param_scheduler`` may then be a list (applied to every wrapper) or a dict
     keyed by part name; the runner steps and checkpoints all of them.
+
+    Every part's update averages its gradients over the processes and skips
+    (or stops on) non-finite values (``GuardedUpdateMixin.guarded_update``):
+    ``type='OptimWrapper'`` / ``'AmpOptimWrapper'`` are built as their
+    guarded versions ``GuardedOptimWrapper`` / ``GuardedAmpOptimWrapper``
+    (same state dicts); ``BF16AutocastOptimWrapper`` is guarded itself.
 
     Args:
         optim_wrapper_cfg (dict): ``{part name or 'discriminator': cfg}``.
@@ -80,6 +88,11 @@ class UDAOptimWrapperConstructor:
         wrappers = {}
         for name, module in groups.items():
             cfg = self._cfg_for(name)
+            kind = cfg.get('type', 'OptimWrapper')
+            if isinstance(kind, str):
+                scope, _, bare = kind.rpartition('.')
+                if bare in GUARDED_TYPES:
+                    cfg['type'] = GUARDED_TYPES[bare]
             paramwise = cfg.pop('paramwise_cfg', None)
             wrappers[name] = DefaultOptimWrapperConstructor(cfg, paramwise)(
                 module)

@@ -12,21 +12,14 @@ from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ...engine.hooks.uda_dataset_check_hook import check_uda_dataset
-from ...engine.wrappers.gradient_sync import (all_reduce_gradients,
-                                              dist_world_size)
+from ...engine.optimizers.guarded_optim_wrapper import guarded_update
 from ..uda import debug_probe
 from ..uda.debug_probe import StepProbe
 from ..uda.momentum_teacher import build_momentum_teacher, rebind_teacher
 from ..uda.nonfinite_guard import (NONFINITE_POLICIES,  # noqa: F401
                                    BufferSnapshot, NonFiniteGuard,
                                    NonFiniteLossError)
-from ..uda.student_outputs import (_aux_heads, forward_heads, head_losses,
-                                   labels_to_samples)
-
-
-def _world_size() -> int:
-    # looked up here at call time (tests patch this module's name)
-    return dist_world_size()
+from ..uda.student_outputs import _aux_heads, forward_heads, head_losses
 
 
 @MODELS.register_module()
@@ -104,6 +97,10 @@ class UDASegmentor(BaseModel):
             ``'raise'`` :class:`NonFiniteLossError`. Defaults to 'skip'.
         predict_net (str): Network of ``predict`` / ``tensor`` forwards:
             ``'student'`` (default) or ``'teacher'`` (needs ``teacher``).
+        nonfinite_max_consecutive_skips (int): With ``'skip'``, this many
+            skipped updates of one part in a row mean the run diverged:
+            :class:`NonFiniteLossError` names the part and the non-finite
+            terms. 0 never stops. Defaults to 20.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -122,6 +119,7 @@ class UDASegmentor(BaseModel):
                  align_corners: bool = True,
                  nonfinite_policy: str = 'skip',
                  predict_net: str = 'student',
+                 nonfinite_max_consecutive_skips: int = 20,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -131,7 +129,9 @@ class UDASegmentor(BaseModel):
         self.segmentor = MODELS.build(segmentor)
         self.num_classes = self.segmentor.decode_head.num_classes
         self._check_head_classes()
-        self.nonfinite = NonFiniteGuard(nonfinite_policy, _world_size)
+        self.nonfinite = NonFiniteGuard(
+            nonfinite_policy,
+            max_consecutive_skips=nonfinite_max_consecutive_skips)
         # number of optimizer updates skipped for a non-finite loss/gradient
         # (a buffer: checkpointed and restored on resume)
         self.register_buffer('skipped_steps',
@@ -273,7 +273,9 @@ class UDASegmentor(BaseModel):
 
     @nonfinite_policy.setter
     def nonfinite_policy(self, policy: str) -> None:
-        self.nonfinite = NonFiniteGuard(policy, _world_size)
+        self.nonfinite = NonFiniteGuard(
+            policy,
+            max_consecutive_skips=self.nonfinite.max_consecutive_skips)
 
     @property
     def predict_net(self) -> str:
@@ -502,16 +504,11 @@ class UDASegmentor(BaseModel):
         """Backward, average gradients over processes, optimizer step -
         unless the loss or the gradients are not finite.
 
-        :meth:`OptimWrapper.update_params` with two additions: right before
-        the step, the gradients of ``module`` are averaged over all ranks
-        (a no-op in a single process; this is what DDP would do, but
-        explicit, so it works for every trainable part of a GAN-style step
-        and whatever the forward passes were, see
-        ``UDADistributedWrapper``); and a non-finite loss or gradient is
-        handled by ``nonfinite_policy`` (see :class:`NonFiniteGuard`). The
-        loss test is all-reduced (max) under ``torch.distributed`` so that
-        all ranks skip together: a rank that went on would wait forever in
-        the gradient all-reduce.
+        The part's optimizer wrapper owns the update
+        (``GuardedUpdateMixin.guarded_update``: ``update_params`` plus the
+        gradient all-reduce and the non-finite checks); this model gives it
+        its ``nonfinite`` policy, the ``skipped_steps`` counter and the
+        iteration.
 
         Args:
             optim_wrapper (OptimWrapper): The part's wrapper.
@@ -526,23 +523,9 @@ class UDASegmentor(BaseModel):
         Returns:
             bool: Whether the update was applied (False: skipped).
         """
-        what = self.nonfinite.loss_problem(loss, losses)
-        if what is None:
-            optim_wrapper.backward(optim_wrapper.scale_loss(loss))
-            if not optim_wrapper.should_update():
-                return True
-            all_reduce_gradients(module.parameters())
-            # the averaged gradients are identical on all ranks: the same
-            # decision everywhere without another collective
-            what = self.nonfinite.gradient_problem(optim_wrapper, module,
-                                                   loss)
-            if what is None:
-                optim_wrapper.step()
-                optim_wrapper.zero_grad()
-                return True
-        self.nonfinite.skip_or_raise(optim_wrapper, part, what, snapshot,
-                                     self.skipped_steps, self.current_iter())
-        return False
+        return guarded_update(optim_wrapper, loss, module, self.nonfinite,
+                              losses, part, snapshot, self.skipped_steps,
+                              self.current_iter())
 
     # monitoring (off unless UDAVisualizationHook switches it on) --------
     def pseudo_label_stats(self, targets: Dict[str, Tensor],
@@ -582,8 +565,3 @@ class UDASegmentor(BaseModel):
                 'this UDA method needs target images, but the training batch '
                 'has no target part: use UDADataset(source=..., target=...) '
                 'as the train dataset')
-
-    @staticmethod
-    def pseudo_label_samples(labels: Tensor) -> List:
-        """Data samples holding pseudo labels (for heads' loss_by_feat)."""
-        return labels_to_samples(labels)

@@ -7,10 +7,10 @@ import torch.distributed as torch_dist
 import torch.nn as nn
 from mmengine.logging import print_log
 from torch import Tensor
-from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
+from torch._utils import _unflatten_dense_tensors
 from torch.nn.utils import get_total_norm
 
-from ...engine.wrappers.gradient_sync import dist_world_size
+from mmengine.dist import get_world_size
 
 NONFINITE_POLICIES = ('skip', 'raise')
 
@@ -45,10 +45,12 @@ class BufferSnapshot:
                     continue
                 seen.add(id(buf))
                 groups.setdefault((buf.dtype, buf.device), []).append(buf)
-        with torch.no_grad():  # torch.cat: a copy
+        # torch.cat always copies (_flatten_dense_tensors returns a view of
+        # a lone tensor: the snapshot would follow the buffer)
+        with torch.no_grad():
             self.groups = [(bufs,
-                            _flatten_dense_tensors([b.detach()
-                                                    for b in bufs]))
+                            torch.cat([b.detach().reshape(-1)
+                                       for b in bufs]))
                            for bufs in groups.values()]
 
     @torch.no_grad()
@@ -83,23 +85,43 @@ class NonFiniteGuard:
     - ``'raise'``: :class:`NonFiniteLossError` (a ``FloatingPointError``
       and ``RuntimeError``) naming the iteration and the terms.
 
+    A run that diverged (e.g. too high a learning rate) gives non-finite
+    values at every step: skipping would go on forever and end with a
+    useless model and exit status 0. After ``max_consecutive_skips``
+    skipped updates of one part in a row (no applied update of that part in
+    between, see :meth:`applied`), :class:`NonFiniteLossError` stops the
+    run, naming the part and the last non-finite terms.
+
     Args:
         policy (str): ``'skip'`` or ``'raise'``. Defaults to 'skip'.
         world_size (callable): Returns the number of processes (the loss
-            test is all-reduced when > 1).
+            test is all-reduced when > 1). Defaults to mmengine's
+            ``get_world_size``.
         owner (str): Name of the model in messages.
+        max_consecutive_skips (int): Consecutive skipped updates of one
+            part that stop the run; 0 never stops. Defaults to 20.
     """
 
     def __init__(self,
                  policy: str = 'skip',
-                 world_size: Callable[[], int] = dist_world_size,
-                 owner: str = 'UDASegmentor') -> None:
+                 world_size: Callable[[], int] = get_world_size,
+                 owner: str = 'UDASegmentor',
+                 max_consecutive_skips: int = 20) -> None:
         if policy not in NONFINITE_POLICIES:
             raise ValueError(f'nonfinite_policy must be one of '
                              f'{NONFINITE_POLICIES}, got {policy!r}')
+        if max_consecutive_skips < 0:
+            raise ValueError('nonfinite_max_consecutive_skips must be >= 0 '
+                             f'(0: never stop), got {max_consecutive_skips}')
         self.policy = policy
         self.world_size = world_size
         self.owner = owner
+        self.max_consecutive_skips = max_consecutive_skips
+        self.consecutive: Dict[str, int] = {}
+
+    def applied(self, part: str) -> None:
+        """An update of ``part`` was applied: its run of skips ends."""
+        self.consecutive[part] = 0
 
     def loss_problem(self, loss: Tensor,
                      losses: Optional[Dict[str, Tensor]] = None
@@ -160,6 +182,15 @@ class NonFiniteGuard:
             'so far).',
             logger='current',
             level=logging.WARNING)
+        run = self.consecutive.get(part, 0) + 1
+        self.consecutive[part] = run
+        if self.max_consecutive_skips and run >= self.max_consecutive_skips:
+            raise NonFiniteLossError(
+                f'{self.owner}: training diverged: {run} consecutive '
+                f'{part} updates skipped for non-finite values, the last '
+                f'one: {where}. Lower the learning rate (or the loss '
+                'weights of the named terms), or raise '
+                'model.nonfinite_max_consecutive_skips (0 never stops).')
 
     def any_rank(self, flag: Tensor) -> bool:
         """``flag`` (a bool tensor) or-ed over all ranks (one collective

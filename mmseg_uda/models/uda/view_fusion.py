@@ -20,11 +20,8 @@ rewrites the affines in the maps' own ``align_corners=True`` coordinates
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
-
-from mmseg.registry import MODELS
 
 
 def invert_affine(theta: Tensor) -> Tensor:
@@ -215,43 +212,3 @@ def fuse_coarse_views(probs: Tensor,
         mode='bilinear',
         align_corners=align_corners)
 
-
-@MODELS.register_module()
-class ViewFusion(nn.Module):
-    """Module wrapper of :func:`fuse_views` (SAC multi-scale fusion).
-
-    Args:
-        canvas_size (tuple[int, int], optional): (height, width) of the
-            fusion canvas. Defaults to None (the resolution of the maps).
-        mode (str): ``grid_sample`` interpolation. Defaults to 'bilinear'.
-        coverage_eps (float): Slack of the coverage test in normalised
-            coordinates. Defaults to 1e-5.
-        align_corners (bool): See :func:`fuse_views`. Defaults to False.
-    """
-
-    def __init__(self,
-                 canvas_size: Optional[Tuple[int, int]] = None,
-                 mode: str = 'bilinear',
-                 coverage_eps: float = 1e-5,
-                 align_corners: bool = False) -> None:
-        super().__init__()
-        self.canvas_size = tuple(canvas_size) if canvas_size else None
-        self.mode = mode
-        self.coverage_eps = coverage_eps
-        self.align_corners = align_corners
-
-    def forward(
-        self,
-        probs: Tensor,
-        affines: Tensor,
-        return_canvas: bool = False
-    ) -> Union[Tensor, Tuple[Tensor, Tensor, Tensor]]:
-        """See :func:`fuse_views`."""
-        return fuse_views(
-            probs,
-            affines,
-            canvas_size=self.canvas_size,
-            mode=self.mode,
-            coverage_eps=self.coverage_eps,
-            return_canvas=return_canvas,
-            align_corners=self.align_corners)
