@@ -21,6 +21,8 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PY = sys.executable
 
 FAST = [
+    # adaptation configs load a start checkpoint by default; not here
+    'load_from=None',
     'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
     'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
     'train_dataloader.persistent_workers=False',

@@ -22,6 +22,9 @@ PY = sys.executable
 
 # small loaders in the main process, a log line per iteration
 LOADERS = [
+    # the adaptation configs start from a converged start's checkpoint by
+    # default; tests start from random weights unless they pass load_from
+    'load_from=None',
     'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
     'train_dataloader.persistent_workers=False',
     'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
