@@ -486,6 +486,7 @@ def test_init_model_from_uda_checkpoint(model, tmp_path):
         init_model(cfg, bad)
 
 
+@pytest.mark.slow
 def test_tool_end_to_end(model, other_model, target, tmp_path):
     """The command-line tool writes the same labels as the API."""
     ckpt = str(tmp_path / 'stage1.pth')
@@ -700,6 +701,7 @@ def test_rectified_loss_edge_cases():
 # ---------------------------------------------------------------------------
 # configs and one training step
 # ---------------------------------------------------------------------------
+@pytest.mark.slow
 def test_synthetic_stage2_config_trains_one_step(target, model):
     cfg = Config.fromfile(
         osp.join(REPO, 'configs', 'synthetic', 'mrnet_stage2.py'))

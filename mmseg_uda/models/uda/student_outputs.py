@@ -14,7 +14,6 @@ from typing import Dict, List, Optional, Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 from torch import Tensor
 
@@ -157,13 +156,3 @@ def prediction_probabilities(segmentor: nn.Module,
         return scores / scores.sum(dim=dim, keepdim=True)
     return torch.softmax(scores, dim=dim)
 
-
-def labels_to_samples(labels: Tensor) -> List[SegDataSample]:
-    """Wrap (N, H, W) label maps as data samples with ``gt_sem_seg``."""
-    samples = []
-    for lab in labels:
-        sample = SegDataSample()
-        sample.gt_sem_seg = PixelData(data=lab[None].long())
-        sample.set_metainfo(dict(img_shape=tuple(lab.shape[-2:])))
-        samples.append(sample)
-    return samples
