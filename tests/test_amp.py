@@ -43,7 +43,7 @@ CONFIG_ROOT = Path(__file__).resolve().parents[1] / 'configs'
 ALL_CONFIGS = sorted(
     p.relative_to(CONFIG_ROOT).with_suffix('').as_posix()
     for p in CONFIG_ROOT.rglob('*.py')
-    if '_base_' not in p.relative_to(CONFIG_ROOT).parts)
+    if not {'_base_', 'benchmarks'} & set(p.relative_to(CONFIG_ROOT).parts))
 SYNTHETIC = [
     'source_only', 'oracle', 'adaptsegnet', 'mrnet', 'mrnet_stage2', 'abn',
     'sac', 'mrnet_sac'

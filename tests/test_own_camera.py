@@ -45,10 +45,11 @@ def readme_commands():
 
 def shorten(cmd):
     """The README command with the test's small data and 2 iterations."""
-    args = shlex.split(cmd.replace('iter_500', 'iter_2'))
+    cmd = re.sub(r'iter_(800|400)\.pth', 'iter_2.pth', cmd)
+    args = shlex.split(cmd)
     assert args[0] in ('python', 'grep'), cmd
     if args[0] == 'grep':
-        return cmd.replace('iter_500', 'iter_2')
+        return cmd
     args[0] = PY
     args[1] = osp.join(ROOT, args[1])
     if args[1].endswith('make_synthetic.py'):
