@@ -32,9 +32,16 @@ def metric_line(log: str) -> Dict[str, float]:
 
 
 def class_table(log: str) -> Dict[str, Dict[str, float]]:
-    """``class -> {'IoU': .., 'Acc': ..}`` of the last per-class table."""
-    start = log.rfind('per class results:')
-    assert start >= 0, 'no per-class results table in the log'
+    """``class -> {'IoU': .., 'Acc': ..}`` of the per-class table of the
+    last validation: the first table printed after the last training
+    iteration before the last metric line (a model with a momentum teacher
+    prints the teacher's table after the student's, ``TeacherEvalHook``)."""
+    end = max(i for i, line in _line_starts(log)
+              if 'Iter(val)' in line and 'mIoU:' in line)
+    trained = [i for i, line in _line_starts(log)
+               if 'Iter(train)' in line and i < end]
+    start = log.find('per class results:', trained[-1] if trained else 0)
+    assert 0 <= start < end, 'no per-class results table in the log'
     rows = {}
     header = None
     for line in log[start:].splitlines()[1:]:
@@ -52,6 +59,14 @@ def class_table(log: str) -> Dict[str, Dict[str, float]]:
             continue
         rows[cells[0]] = {h: _num(c) for h, c in zip(header[1:], cells[1:])}
     return rows
+
+
+def _line_starts(log: str):
+    """``(offset, line)`` of every line of ``log``."""
+    offset = 0
+    for line in log.splitlines(keepends=True):
+        yield offset, line
+        offset += len(line)
 
 
 def _nanmean(values: Sequence[float]) -> float:
