@@ -18,7 +18,7 @@ label_ids = {
 img_scale = (256, 128)  # (w, h) the camera images are resized to
 crop_size = (128, 256)  # (h, w) training crops of the source
 source_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadCheckedImageFromFile'),
     dict(type='LoadMappedAnnotations'),
     dict(type='Resize', scale=(320, 160), keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
@@ -26,7 +26,7 @@ source_pipeline = [
     dict(type='PackSegInputs'),
 ]
 target_train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadCheckedImageFromFile'),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackSegInputs'),
@@ -34,7 +34,7 @@ target_train_pipeline = [
 # used by tools/export_model.py, infer.py, gen_pseudo_labels.py,
 # compute_class_stats.py and the label-free signals
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadCheckedImageFromFile'),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='PackSegInputs'),
 ]
