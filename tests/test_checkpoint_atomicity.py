@@ -95,6 +95,7 @@ def _assert_iter3_intact(work_dir):
     assert load(osp.join(work_dir, 'iter_3.pth'))['meta']['iter'] == 3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('moment', ['before', 'during'])
 def test_kill_while_checkpoint_is_written(bench, moment):
     root, cfg = bench
@@ -107,6 +108,7 @@ def test_kill_while_checkpoint_is_written(bench, moment):
     _resume_ends_at_6(cfg, work_dir, root)
 
 
+@pytest.mark.slow
 def test_full_disk_keeps_previous_checkpoint(bench):
     root, cfg = bench
     work_dir = osp.join(root, 'work', 'disk_full')

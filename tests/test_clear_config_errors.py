@@ -43,6 +43,7 @@ def test_good_loop_settings_pass():
     check_train_loop_cfg(Config(dict()))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('option,message', [
     ('train_cfg.max_iters=0', 'train_cfg.max_iters=0: must be a positive'),
     ('train_cfg.val_interval=0', 'train_cfg.val_interval=0: must be a'),

@@ -31,6 +31,9 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from helpers.train_runs import (LOADERS, PY, ROOT, env, load,  # noqa: E402
                                 make_bench, train)
 
+# trains a SAC run and runs the tools in subprocesses
+pytestmark = pytest.mark.slow
+
 SAC_OPTIONS = LOADERS + [
     'train_dataloader.batch_size=1', 'train_cfg.max_iters=2',
     'train_cfg.val_interval=2', 'default_hooks.checkpoint.interval=2',

@@ -15,6 +15,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from helpers.train_runs import (LOADERS, NO_VAL, PY, ROOT, env,  # noqa: E402
                                 free_port, make_bench, train_args,
@@ -46,6 +48,7 @@ def _end(proc, work_dir):
         proc.communicate(timeout=60)
 
 
+@pytest.mark.slow
 def test_frozen_rank_fails_the_job_after_the_timeout(tmp_path):
     root = make_bench(str(tmp_path))
     cfg = write_config(

@@ -65,6 +65,7 @@ def shorten(cmd):
     return args
 
 
+@pytest.mark.slow
 def test_readme_own_camera_commands_run(tmp_path):
     cwd = str(tmp_path)
     cmds = readme_commands()

@@ -120,6 +120,7 @@ def test_hook_reports_and_stops_ignore_only_batches(monkeypatch):
         off.before_train_iter(runner, i, _batch(['h.png'], False))
 
 
+@pytest.mark.slow
 def test_training_on_8bit_synthia_labels_fails_naming_a_file(tmp_path):
     root = str(tmp_path)
     run([PY, osp.join(ROOT, 'tools', 'make_synthetic.py'), '--out',

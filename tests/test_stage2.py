@@ -540,6 +540,7 @@ def test_tool_end_to_end(model, other_model, target, tmp_path):
                                                       rel)))
 
 
+@pytest.mark.slow
 def test_tool_release_options(logit_model, target, tmp_path):
     """--fusion logit --scales 1.0 1.25 (the release's stage II): the head's
     fuse_mode and the TTA views x flip, as the API gives them."""
