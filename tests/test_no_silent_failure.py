@@ -108,6 +108,28 @@ def test_nan_segmentor_loss_skips_the_update(monkeypatch):
     assert int(logs['nonfinite_skips']) == 1
 
 
+def test_skipped_sac_step_restores_the_class_prior(monkeypatch):
+    """A skipped update undoes the step's buffer changes outside the
+    segmentor too: SAC's class prior (Eq. 1, moved by the teacher's views
+    in ``make_targets`` before the loss is known) is restored bit for bit,
+    while a finite step moves it."""
+    model = build_uda(teacher=dict(momentum=0.01, interval=1),
+                      self_training=sac_cfg())
+    ow = build_optim(model)
+    labeler = model.self_training.pseudo_labeler
+    prior = labeler.class_prior.clone()
+    set_iter(3)
+    monkeypatch.setattr(model.segmentor.decode_head.loss_decode, 'forward',
+                        _nan_forward)
+    model.train_step(make_batch(), ow)
+    assert int(model.skipped_steps) == 1
+    assert torch.equal(labeler.class_prior, prior)
+    monkeypatch.undo()
+    model.train_step(make_batch(), ow)
+    assert int(model.skipped_steps) == 1
+    assert not torch.equal(labeler.class_prior, prior)
+
+
 def test_nan_discriminator_loss_skips_that_discriminator(monkeypatch):
     model = build_uda(adversary=adversary_cfg())
     ow = build_optim(model)
