@@ -7,12 +7,15 @@ Every run is a subprocess with one BLAS/OpenMP thread (the machine is a
 shared 2-core CPU) whose working directory holds ``data/synthetic``, so the
 configs' relative data roots resolve as for a user.
 """
+import atexit
 import json
 import os
 import os.path as osp
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from typing import Dict, List, Optional, Sequence
 
 import torch
@@ -71,15 +74,29 @@ def run(args: Sequence[str], cwd: str, timeout: int = 600, **env_extra) -> str:
     return proc.stdout
 
 
+_GENERATED: Dict[str, str] = {}
+
+
 def make_bench(root: str) -> str:
-    """A synthetic benchmark of 4 source, 4 target and 2 val images."""
-    run([
-        PY,
-        osp.join(ROOT, 'tools', 'make_synthetic.py'), '--out',
-        osp.join(root, 'data', 'synthetic'), '--num-source', '4',
-        '--num-target-train', '4', '--num-val', '2', '--size', '256x128',
-        '--quiet'
-    ], cwd=root)
+    """``root`` as a working directory with a synthetic benchmark of 4
+    source, 4 target and 2 val images in ``data/synthetic``.
+
+    ``tools/make_synthetic.py`` runs once per test process; every call gets
+    its own copy (tests may damage their images), which costs a fraction
+    of a new generation.
+    """
+    if 'data' not in _GENERATED:
+        cache = tempfile.mkdtemp(prefix='mmseg_uda_bench_')
+        atexit.register(shutil.rmtree, cache, True)
+        run([
+            PY,
+            osp.join(ROOT, 'tools', 'make_synthetic.py'), '--out',
+            osp.join(cache, 'synthetic'), '--num-source', '4',
+            '--num-target-train', '4', '--num-val', '2', '--size',
+            '256x128', '--quiet'
+        ], cwd=cache)
+        _GENERATED['data'] = osp.join(cache, 'synthetic')
+    shutil.copytree(_GENERATED['data'], osp.join(root, 'data', 'synthetic'))
     return root
 
 
