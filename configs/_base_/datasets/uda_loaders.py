@@ -1,6 +1,7 @@
-# Loaders and metric of the full-size UDA protocols (gta2cs.py,
-# synthia2cs.py, cs2robotcar.py): batch 2 (one source + one target image per
-# pair, drawn by UDAInfiniteSampler), validation one image at a time, mIoU.
+# Loaders and metric of the UDA protocols (gta2cs.py, synthia2cs.py,
+# cs2robotcar.py; synthetic_gta2cs.py with fewer workers): batch 2 (one
+# source + one target image per pair, drawn by UDAInfiniteSampler),
+# validation one image at a time, mIoU.
 # A dataset base inherits this file and fills in its datasets:
 #   train_dataloader = dict(
 #       dataset=dict(source=source_dataset, target=target_train_dataset))
