@@ -21,12 +21,8 @@ _base_ = [
 ]
 model = dict(
     segmentor={{_base_.segmentor}},
-    # the model base's preprocessor, padding batches to the 640x640 crops
+    # the model base's preprocessor, padding batches to the 640x640 crops.
+    # NB: bgr_to_rgb=True (kept as it was) differs from the model base's
+    # caffe setting (BGR mean, False) used by configs/mrnet_sac/gta2cs.py.
     data_preprocessor=dict(
-        type='UDADataPreProcessor',
-        mean={{_base_.data_preprocessor.mean}},
-        std={{_base_.data_preprocessor.std}},
-        bgr_to_rgb=True,
-        size={{_base_.crop_size}},
-        pad_val=0,
-        seg_pad_val=255))
+        _base_.data_preprocessor, size=_base_.crop_size, bgr_to_rgb=True))

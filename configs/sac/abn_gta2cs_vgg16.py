@@ -21,11 +21,4 @@ _base_ = [
 model = dict(
     segmentor={{_base_.segmentor}},
     # the model base's preprocessor, padding batches to the 640x640 crops
-    data_preprocessor=dict(
-        type='UDADataPreProcessor',
-        mean={{_base_.data_preprocessor.mean}},
-        std={{_base_.data_preprocessor.std}},
-        bgr_to_rgb=True,
-        size={{_base_.crop_size}},
-        pad_val=0,
-        seg_pad_val=255))
+    data_preprocessor=dict(_base_.data_preprocessor, size=_base_.crop_size))

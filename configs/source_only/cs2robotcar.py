@@ -13,14 +13,8 @@ _base_ = [
 model = dict(
     segmentor={{_base_.segmentor}},
     data_preprocessor={{_base_.data_preprocessor}})
-# No target images needed: train on the Cityscapes set alone.
+# No target images needed: train on the dataset base's source set
+# (Cityscapes) alone.
 train_dataloader = dict(
     sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(
-        _delete_=True,
-        type='CityscapesRawDataset',
-        data_root={{_base_.source_root}},
-        label_mapping='cityscapes_to_robotcar9',
-        data_prefix=dict(
-            img_path='leftImg8bit/train', seg_map_path='gtFine/train'),
-        pipeline={{_base_.source_pipeline}}))
+    dataset=dict(_delete_=True, **_base_.source_dataset))

@@ -12,12 +12,8 @@ _base_ = [
 model = dict(
     segmentor={{_base_.segmentor}},
     data_preprocessor={{_base_.data_preprocessor}})
-# No target images needed: train on the GTA5 set alone.
+# No target images needed: train on the dataset base's source set
+# (GTA5) alone.
 train_dataloader = dict(
     sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(
-        _delete_=True,
-        type='GTA5Dataset',
-        data_root={{_base_.source_root}},
-        label_mapping='cityscapes19',
-        pipeline={{_base_.source_pipeline}}))
+    dataset=dict(_delete_=True, **_base_.source_dataset))

@@ -33,15 +33,9 @@ model = dict(
     memory_reg_on='labelled',
     memory_reg_start_iter=0)
 # Target images with their pseudo labels, augmented like the source images
-# of stage I (resize, 96x192 crop, flip).
-stage2_pipeline = [
-    dict(type='LoadCheckedImageFromFile'),
-    dict(type='LoadMappedAnnotations'),
-    dict(type='Resize', scale=(240, 120), keep_ratio=True),
-    dict(type='RandomCrop', crop_size=(96, 192), cat_max_ratio=0.75),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackSegInputs'),
-]
+# of stage I (the dataset base's source pipeline: resize, 96x192 crop,
+# flip).
+stage2_pipeline = {{_base_.source_pipeline}}
 train_dataloader = dict(
     sampler=dict(_delete_=True, type='InfiniteSampler', shuffle=True),
     dataset=dict(

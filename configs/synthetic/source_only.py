@@ -9,10 +9,7 @@ _base_ = [
 model = dict(
     segmentor={{_base_.segmentor}},
     data_preprocessor={{_base_.data_preprocessor}})
+# the dataset base's source set alone (no target images)
 train_dataloader = dict(
     sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(
-        _delete_=True,
-        type='GTA5Dataset',
-        data_root={{_base_.source_root}},
-        pipeline={{_base_.source_pipeline}}))
+    dataset=dict(_delete_=True, **_base_.source_dataset))

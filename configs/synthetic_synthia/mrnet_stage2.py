@@ -33,15 +33,8 @@ model = dict(
     memory_reg_start_iter=0)
 # Target images (the Cityscapes-format train split, 16-class label space)
 # with their pseudo labels, augmented like the source images of stage I
-# (resize, 96x192 crop, flip).
-stage2_pipeline = [
-    dict(type='LoadCheckedImageFromFile'),
-    dict(type='LoadMappedAnnotations'),
-    dict(type='Resize', scale=(240, 120), keep_ratio=True),
-    dict(type='RandomCrop', crop_size=(96, 192), cat_max_ratio=0.75),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackSegInputs'),
-]
+# (the dataset base's source pipeline: resize, 96x192 crop, flip).
+stage2_pipeline = {{_base_.source_pipeline}}
 train_dataloader = dict(
     sampler=dict(_delete_=True, type='InfiniteSampler', shuffle=True),
     dataset=dict(

@@ -14,6 +14,7 @@
 #   data/cityscapes/{leftImg8bit,gtFine}/train/CITY/...
 # Images are listed from the folders; to use the release's list files set
 # ann_file (e.g. robot_list/train.txt) on the RobotCar datasets.
+_base_ = ['./uda_loaders.py']
 source_root = 'data/cityscapes'
 target_root = 'data/Oxford_Robot_ICCV19'
 crop_size = (512, 1024)  # (h, w)
@@ -60,19 +61,6 @@ target_val_dataset = dict(
     pipeline=test_pipeline)
 
 train_dataloader = dict(
-    batch_size=2,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='UDAInfiniteSampler'),
-    dataset=dict(
-        type='UDADataset', source=source_dataset,
-        target=target_train_dataset))
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=target_val_dataset)
+    dataset=dict(source=source_dataset, target=target_train_dataset))
+val_dataloader = dict(dataset=target_val_dataset)
 test_dataloader = val_dataloader
-val_evaluator = dict(type='UDAIoUMetric', iou_metrics=['mIoU'])
-test_evaluator = val_evaluator

@@ -10,6 +10,7 @@
 #   data/cityscapes/leftImg8bit/{train,val}/CITY/*_leftImg8bit.png
 #   data/cityscapes/gtFine/{train,val}/CITY/*_gtFine_labelIds.png
 # Raw label ids are mapped on the fly (no conversion step).
+_base_ = ['./uda_loaders.py']
 source_root = 'data/gta'
 target_root = 'data/cityscapes'
 crop_size = (512, 1024)  # (h, w)
@@ -54,19 +55,6 @@ target_val_dataset = dict(
     pipeline=test_pipeline)
 
 train_dataloader = dict(
-    batch_size=2,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='UDAInfiniteSampler'),
-    dataset=dict(
-        type='UDADataset', source=source_dataset,
-        target=target_train_dataset))
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=target_val_dataset)
+    dataset=dict(source=source_dataset, target=target_train_dataset))
+val_dataloader = dict(dataset=target_val_dataset)
 test_dataloader = val_dataloader
-val_evaluator = dict(type='UDAIoUMetric', iou_metrics=['mIoU'])
-test_evaluator = val_evaluator

@@ -4,6 +4,7 @@
 # scale to afford converged runs on 2 CPU cores: source images resized to
 # 240x120 and cropped to 192x96, target images resized to 192x96 (training
 # and validation; the metric is computed on the full-size labels).
+_base_ = ['./uda_loaders.py']
 source_root = 'data/synthetic/gta'
 target_root = 'data/synthetic/cityscapes'
 img_scale = (192, 96)  # (w, h) for Resize
@@ -42,21 +43,9 @@ target_val_dataset = dict(
     data_prefix=dict(img_path='leftImg8bit/val', seg_map_path='gtFine/val'),
     pipeline=test_pipeline)
 
+# the loaders and metric of ./uda_loaders.py, with fewer workers
 train_dataloader = dict(
-    batch_size=2,
     num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='UDAInfiniteSampler'),
-    dataset=dict(
-        type='UDADataset',
-        source=source_dataset,
-        target=target_train_dataset))
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=1,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=target_val_dataset)
+    dataset=dict(source=source_dataset, target=target_train_dataset))
+val_dataloader = dict(num_workers=1, dataset=target_val_dataset)
 test_dataloader = val_dataloader
-val_evaluator = dict(type='UDAIoUMetric', iou_metrics=['mIoU'])
-test_evaluator = val_evaluator

@@ -13,27 +13,16 @@
 #   data/synthia/RAND_CITYSCAPES/RGB/0000000.png ...
 #   data/synthia/RAND_CITYSCAPES/GT/LABELS/0000000.png ...   (16-bit)
 #   data/cityscapes/{leftImg8bit,gtFine}/{train,val}/CITY/...
+# gta2cs.py (target side, loaders, evaluation) with only what differs set
+# here: the partial dicts below are merged into those of gta2cs.py.
+_base_ = ['./gta2cs.py']
 source_root = 'data/synthia/RAND_CITYSCAPES'
-target_root = 'data/cityscapes'
-crop_size = (512, 1024)  # (h, w)
 source_pipeline = [
     dict(type='LoadCheckedImageFromFile'),
     dict(type='LoadMappedAnnotations'),
     dict(type='Resize', scale=(1280, 760), keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size),
+    dict(type='RandomCrop', crop_size={{_base_.crop_size}}),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='PackSegInputs'),
-]
-target_train_pipeline = [
-    dict(type='LoadCheckedImageFromFile'),
-    dict(type='Resize', scale=(1024, 512), keep_ratio=True),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackSegInputs'),
-]
-test_pipeline = [
-    dict(type='LoadCheckedImageFromFile'),
-    dict(type='Resize', scale=(1024, 512), keep_ratio=True),
-    dict(type='LoadMappedAnnotations'),  # full-size labels
     dict(type='PackSegInputs'),
 ]
 source_dataset = dict(
@@ -41,35 +30,11 @@ source_dataset = dict(
     data_root=source_root,
     label_mapping='synthia16',
     pipeline=source_pipeline)
-target_train_dataset = dict(
-    type='CityscapesRawDataset',
-    data_root=target_root,
-    label_mapping='cityscapes16',
-    data_prefix=dict(
-        img_path='leftImg8bit/train', seg_map_path='gtFine/train'),
-    with_labels=False,
-    pipeline=target_train_pipeline)
-target_val_dataset = dict(
-    type='CityscapesRawDataset',
-    data_root=target_root,
-    label_mapping='cityscapes16',
-    data_prefix=dict(img_path='leftImg8bit/val', seg_map_path='gtFine/val'),
-    pipeline=test_pipeline)
-
+target_train_dataset = dict(label_mapping='cityscapes16')
+target_val_dataset = dict(label_mapping='cityscapes16')
 train_dataloader = dict(
-    batch_size=2,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='UDAInfiniteSampler'),
-    dataset=dict(
-        type='UDADataset', source=source_dataset,
-        target=target_train_dataset))
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=target_val_dataset)
+    dataset=dict(source=source_dataset, target=target_train_dataset))
+val_dataloader = dict(dataset=target_val_dataset)
 test_dataloader = val_dataloader
 # mIoU* (13 classes): the 16 without wall, fence and pole
 # (SynthiaDataset.MIOU13_EXCLUDED).
@@ -78,8 +43,5 @@ miou13_classes = [
     'vegetation', 'sky', 'person', 'rider', 'car', 'bus', 'motorcycle',
     'bicycle'
 ]
-val_evaluator = dict(
-    type='UDAIoUMetric',
-    iou_metrics=['mIoU'],
-    class_subsets={'mIoU*': miou13_classes})
+val_evaluator = dict(class_subsets={'mIoU*': miou13_classes})
 test_evaluator = val_evaluator
