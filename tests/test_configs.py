@@ -756,3 +756,38 @@ def test_config_dict_helpers():
     d = cfg.to_dict()
     assert _strip_pretrained(d) == 2
     assert d['a']['init_cfg'] is None and d['a']['b'][0]['pretrained'] is None
+
+
+def _start_config(load_from: str):
+    """The config whose run writes ``load_from``
+    (``work_dirs/<dir>/iter_N.pth``): ``configs/<dir>.py``, or, for the
+    flat work dirs of the synthetic and mix configs
+    (``work_dirs/synthetic_synthia_abn``), the config the folder name
+    spells with one of its underscores read as a ``/``."""
+    work = osp.dirname(load_from)[len('work_dirs/'):]
+    names = [work] + [
+        work[:i] + '/' + work[i + 1:] for i, c in enumerate(work) if c == '_'
+    ]
+    names += [n + '_mit-b0_synthetic' for n in names]  # mix/abn_segformer
+    found = [n for n in names if n in CONFIGS]
+    return found[0] if found else None
+
+
+CONTINUATIONS = [
+    n for n in CONFIGS if str(load(n).get('load_from') or '').startswith(
+        'work_dirs/')
+]
+
+
+@pytest.mark.parametrize('name', CONTINUATIONS)
+def test_continuation_preprocesses_like_its_start(name):
+    """A config that starts from another config's checkpoint feeds the
+    network the same way: channel order, mean and std (a model trained on
+    RGB minus the BGR caffe mean must not be adapted on BGR input)."""
+    cfg = load(name)
+    start = _start_config(cfg.load_from)
+    assert start is not None, f'{name}: no config writes {cfg.load_from}'
+    keys = ('mean', 'std', 'bgr_to_rgb')
+    ours = {k: cfg.model.data_preprocessor.get(k) for k in keys}
+    theirs = {k: load(start).model.data_preprocessor.get(k) for k in keys}
+    assert ours == theirs, f'{name} vs its start {start}'

@@ -21,8 +21,7 @@ _base_ = [
 ]
 model = dict(
     segmentor={{_base_.segmentor}},
-    # the model base's preprocessor, padding batches to the 640x640 crops.
-    # NB: bgr_to_rgb=True (kept as it was) differs from the model base's
-    # caffe setting (BGR mean, False) used by configs/mrnet_sac/gta2cs.py.
-    data_preprocessor=dict(
-        _base_.data_preprocessor, size=_base_.crop_size, bgr_to_rgb=True))
+    # the model base's preprocessor (caffe: BGR input minus the BGR mean,
+    # as configs/mrnet_sac/gta2cs.py, which starts from this checkpoint),
+    # padding batches to the 640x640 crops
+    data_preprocessor=dict(_base_.data_preprocessor, size=_base_.crop_size))
