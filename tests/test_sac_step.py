@@ -456,6 +456,14 @@ def test_sac_targets_carry_the_view_geometry():
     torch.testing.assert_close(by_hand, views, atol=1e-5, rtol=0)
 
 
+def test_sac_noise_needs_the_unit_range_interface():
+    """The student noise has one interface, apply_unit on [0, 1] images: a
+    noise module without it is refused when the model is built."""
+    with pytest.raises(TypeError, match='has no apply_unit'):
+        build_uda(teacher=TEACHER, self_training=sac_cfg(
+            noise=dict(type='MultiCropViews')))
+
+
 def test_mr_and_sac_together():
     model = _sac_model(memory_reg=MR)
     ow = build_optim(model)
