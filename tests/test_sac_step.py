@@ -428,6 +428,15 @@ def test_sac_student_noise_in_pixel_space():
     ref = (st.noise(pixels, torch.Generator().manual_seed(5)) - mean) / std
     torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-5)
     assert not torch.allclose(out, views)
+    # pixels outside [0, 255] (e.g. resampling overshoot) are clamped first
+    far = views.clone()
+    far[..., :4, :] = -10
+    far[..., -4:, :] = 10
+    assert ((far * std + mean) > 255).any() and ((far * std + mean) < 0).any()
+    out = st.noisy_views(far, dp, torch.Generator().manual_seed(5))
+    pixels = (far * std + mean).clamp(0, 255)
+    ref = (st.noise(pixels, torch.Generator().manual_seed(5)) - mean) / std
+    torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-5)
 
 
 def test_sac_targets_carry_the_view_geometry():
