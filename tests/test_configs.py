@@ -110,15 +110,6 @@ def _is_pretrained(init_cfg) -> bool:
         isinstance(i, dict) and i.get('type') == 'Pretrained' for i in items)
 
 
-def _uses_target(model_cfg) -> bool:
-    """Mirror of ``UDASegmentor.uses_target``."""
-    return bool(
-        model_cfg.get('adversary') or model_cfg.get('self_training')
-        or model_cfg.get('update_target_bn_stats')
-        or (model_cfg.get('memory_reg')
-            and model_cfg.get('memory_reg_on', 'target') == 'target'))
-
-
 # ----------------------------------------------------------------------------
 # label spaces of dataset configs, without instantiating the datasets
 # ----------------------------------------------------------------------------
@@ -221,6 +212,11 @@ def test_model_and_optim_wrapper_build(name):
     assert model.segmentor.decode_head.num_classes == len(classes)
     assert (model.teacher is not None) == bool(cfg.model.get('teacher'))
     assert (model.adversary is not None) == bool(cfg.model.get('adversary'))
+    # a method that uses target images (as its parts declare) gets a
+    # UDADataset
+    if model.uses_target:
+        assert cfg.train_dataloader.dataset['type'] == 'UDADataset', \
+            f'{name}: the method needs target images'
 
     # optimizer wrappers: one per trainable part
     wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
@@ -284,8 +280,6 @@ def test_data_configs(name):
     assert uda_sampler == is_uda, f'{name}: sampler/dataset mismatch'
     if train.sampler['type'] == 'ClassBalancedTargetSampler':
         assert train.sampler.get('class_stats_file')
-    if _uses_target(cfg.model):
-        assert is_uda, f'{name}: the method needs target images'
 
     # one label space everywhere
     spaces = {

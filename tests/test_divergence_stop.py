@@ -4,7 +4,7 @@ skipping non-finite updates forever (issue 12, item 6)."""
 import pytest
 from conftest import build_optim, build_uda, make_batch, set_iter
 
-from mmseg_uda.models.uda.nonfinite_guard import NonFiniteLossError
+from mmseg_uda.utils.nonfinite_guard import NonFiniteLossError
 
 pytestmark = pytest.mark.usefixtures('uda_env')
 

@@ -5,16 +5,15 @@ constructor building it for every part."""
 import pytest
 import torch
 import torch.nn as nn
-from conftest import build_optim, build_uda
+from conftest import build_optim, build_uda, make_batch
 from mmengine.optim import OptimWrapper
 
 from mmseg.registry import OPTIM_WRAPPERS
 from mmseg_uda.engine.optimizers import (BF16AutocastOptimWrapper,
                                          GuardedOptimWrapper,
-                                         GuardedUpdateMixin, guarded_update)
-from mmseg_uda.models.uda.nonfinite_guard import (BufferSnapshot,
-                                                  NonFiniteGuard,
-                                                  NonFiniteLossError)
+                                         GuardedUpdateMixin)
+from mmseg_uda.utils.nonfinite_guard import (BufferSnapshot, NonFiniteGuard,
+                                             NonFiniteLossError)
 
 
 def _part(lr=0.5):
@@ -61,16 +60,25 @@ def test_guarded_update_skips_nonfinite_and_restores_buffers():
                                None, counter, 4)
 
 
-def test_plain_wrapper_gets_the_same_update():
-    """A plain OptimWrapper (a config without the UDA constructor) is
-    updated by the same logic."""
+def test_plain_wrapper_refused_by_the_model():
+    """The mixin's update uses only the public OptimWrapper interface (it
+    works on a plain wrapper); the model calls the wrapper's own
+    guarded_update and refuses a plain OptimWrapper (a config without the
+    UDA constructor) with an error naming the fix."""
     net, _ = _part()
     plain = OptimWrapper(torch.optim.SGD(net.parameters(), lr=0.5))
     counter = torch.zeros((), dtype=torch.long)
     loss = net(torch.randn(4, 3)).sum() * float('nan')
-    assert not guarded_update(plain, loss, net, NonFiniteGuard(),
-                              counter=counter)
+    assert not GuardedUpdateMixin.guarded_update(
+        plain, loss, net, NonFiniteGuard(), counter=counter)
     assert int(counter) == 1
+    model = build_uda()
+    single = OptimWrapper(
+        torch.optim.SGD(model.segmentor.parameters(), lr=0.01))
+    with pytest.raises(TypeError, match="'segmentor' optimizer wrapper "
+                       'OptimWrapper has no guarded_update.*'
+                       'UDAOptimWrapperConstructor'):
+        model.train_step(make_batch(target=False), single)
 
 
 def test_constructor_builds_guarded_wrappers():

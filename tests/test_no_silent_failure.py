@@ -29,7 +29,7 @@ from mmseg.structures import SegDataSample
 from mmseg_uda.datasets.uda_dataset import UDADataset
 from mmseg_uda.engine.hooks import UDADatasetCheckHook, UDAVisualizationHook
 from mmseg_uda.engine.hooks.uda_visualization_hook import render_debug_panel
-from mmseg_uda.models.segmentors.uda_segmentor import NonFiniteLossError
+from mmseg_uda.utils.nonfinite_guard import NonFiniteLossError
 
 pytestmark = pytest.mark.usefixtures('uda_env')
 

@@ -21,11 +21,11 @@ import mmseg_uda  # noqa: F401  (registers the components)
 from mmseg.registry import DATA_SAMPLERS, MODELS
 from mmseg_uda.engine.samplers import class_balanced_sampler as cbs
 from mmseg_uda.engine.samplers import uda_sampler
-from mmseg_uda.models.uda import adaptive_pseudo_labeler as apl_module
-from mmseg_uda.models.uda.multi_crop_views import warp_views
-from mmseg_uda.models.uda.photometric_noise import (gaussian_blur, hsv_to_rgb,
+from mmseg_uda.models.sac import adaptive_pseudo_labeler as apl_module
+from mmseg_uda.models.sac.multi_crop_views import warp_views
+from mmseg_uda.models.sac.photometric_noise import (gaussian_blur, hsv_to_rgb,
                                                     rgb_to_hsv)
-from mmseg_uda.models.uda.view_fusion import (fuse_coarse_views, fuse_views,
+from mmseg_uda.models.sac.view_fusion import (fuse_coarse_views, fuse_views,
                                               invert_affine)
 
 # ----------------------------------------------------------------------------
@@ -85,8 +85,10 @@ def test_warp_views_matches_slice_and_resize():
 def test_multi_crop_views_sampling():
     gen = MODELS.build(dict(type='MultiCropViews', num_views=4))
     img = torch.rand(3, 3, 12, 20)
-    views, aff = gen(img, torch.Generator().manual_seed(3))
+    views, aff, to_image = gen(img, torch.Generator().manual_seed(3))
     assert views.shape == (12, 3, 12, 20)
+    # without a zoomed canvas the canvas is the image
+    assert torch.equal(to_image, aff)
     assert aff.shape == (3, 4, 2, 3) and aff.dtype == torch.float32
     s = aff[..., 1, 1]
     assert torch.all(s[:, 0] == 1) and torch.all(aff[:, 0, :, 2] == 0)
@@ -104,21 +106,22 @@ def test_multi_crop_views_sampling():
         torch.testing.assert_close(v0[b], ref, atol=1e-5, rtol=0)
 
     # determinism from the generator
-    views2, aff2 = gen(img, torch.Generator().manual_seed(3))
+    views2, aff2, _ = gen(img, torch.Generator().manual_seed(3))
     assert torch.equal(aff, aff2) and torch.equal(views, views2)
-    _, aff3 = gen(img, torch.Generator().manual_seed(4))
+    _, aff3, _ = gen(img, torch.Generator().manual_seed(4))
     assert not torch.equal(aff, aff3)
 
 
 def test_multi_crop_views_flip_options():
     img = torch.rand(64, 3, 4, 4)
     g = torch.Generator().manual_seed(0)
-    _, aff = MODELS.build(dict(type='MultiCropViews',
-                               flip_full_view=False))(img, g)
+    _, aff, _ = MODELS.build(dict(type='MultiCropViews',
+                                  flip_full_view=False))(img, g)
     assert torch.all(aff[:, 0] == _identity())
     flipped = aff[:, 1:, 0, 0] < 0
     assert 0.3 < flipped.float().mean() < 0.7
-    _, aff = MODELS.build(dict(type='MultiCropViews', flip_prob=0.))(img, g)
+    _, aff, _ = MODELS.build(dict(type='MultiCropViews',
+                                  flip_prob=0.))(img, g)
     assert torch.all(aff[..., 0, 0] > 0)
 
 
@@ -129,13 +132,23 @@ def test_multi_crop_views_base_zoom():
             base_scale_range=(1.0, 1.1),
             out_size=(6, 10)))
     img = torch.rand(2, 3, 12, 20)
-    views, aff = gen(img, torch.Generator().manual_seed(0))
+    views, aff, to_image = gen(img, torch.Generator().manual_seed(0))
     assert views.shape == (8, 3, 6, 10)
     # affines are relative to the zoomed canvas: view 0 spans all of it
     assert torch.all(aff[:, 0, 1, 1] == 1)
     aff2, base = gen.sample_affines(2, torch.Generator().manual_seed(0))
     torch.testing.assert_close(aff, aff2)
     assert torch.all((base[:, 0, 0] >= 1 / 1.1 - 1e-6) & (base[:, 0, 0] <= 1))
+    # view -> image: the canvas is a square zoom (side z, centre c) of the
+    # image, so x_image = z x_canvas + c, i.e. z * A_lin and z * A_t + c
+    z = base[:, 0, 0].view(2, 1, 1, 1)
+    c = base[:, :, 2].view(2, 1, 2)
+    torch.testing.assert_close(to_image[..., :2], z * aff[..., :2])
+    torch.testing.assert_close(to_image[..., 2], z[..., 0] * aff[..., 2] + c)
+    assert not torch.allclose(to_image, aff)
+    # ... and the views are the image resampled through them
+    torch.testing.assert_close(views, warp_views(img, to_image,
+                                                 out_size=(6, 10)))
 
 
 # ----------------------------------------------------------------------------

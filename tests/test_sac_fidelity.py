@@ -112,7 +112,7 @@ def test_class_prior_from_raw_teacher_softmax(head, fusion_upsample):
 
     # independent: same views, teacher forward by hand
     st, teacher = model.self_training, model.teacher.module
-    views, _ = st.views(tgt, st.generator(it))
+    views, _, _ = st.views(tgt, st.generator(it))
     with torch.no_grad():
         feats = teacher.extract_feat(views)
         out = teacher.decode_head(feats)

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from conftest import (build_optim, build_uda, make_batch, sac_cfg, set_iter,
                       snapshot, symmetric_kl, upsample)
 from torch.nn.modules.batchnorm import _BatchNorm
@@ -179,7 +180,7 @@ def _sac_loss_reference(model, batch, it, weight=5.0, aux_weight=0.5):
         # the same views drawn again and noised by hand: the student sees
         # noisy views, not clean ones
         g = st.generator(it)
-        views, _ = st.views(tgt, g)
+        views, _, _ = st.views(tgt, g)
         mean, std = dp.mean.view(1, 3, 1, 1), dp.std.view(1, 3, 1, 1)
         pixels = (views * std + mean).clamp(0, 255)
         by_hand = (st.noise(pixels, g) - mean) / std
@@ -381,7 +382,7 @@ def test_sac_fusion_resolution():
     st, teacher = model.self_training, model.teacher.module
     assert st.fusion_upsample == 2.0
     tgt = model.data_preprocessor(make_batch(), True)['target_inputs']
-    views, affines = st.views(tgt, st.generator(3))
+    views, affines, _ = st.views(tgt, st.generator(3))
     with torch.no_grad():
         out = forward_heads(teacher, views)
     size = tuple(views.shape[-2:])
@@ -420,13 +421,56 @@ def test_sac_student_noise_in_pixel_space():
     model = _sac_model()
     st, dp = model.self_training, model.data_preprocessor
     tgt = model.data_preprocessor(make_batch(), True)['target_inputs']
-    views, _ = st.views(tgt, st.generator(3))
-    out = st._noise_on_normalised(views, dp, torch.Generator().manual_seed(5))
+    views, _, _ = st.views(tgt, st.generator(3))
+    out = st.noisy_views(views, dp, torch.Generator().manual_seed(5))
     mean, std = dp.mean.view(1, 3, 1, 1), dp.std.view(1, 3, 1, 1)
     pixels = (views * std + mean).clamp(0, 255)
     ref = (st.noise(pixels, torch.Generator().manual_seed(5)) - mean) / std
     torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-5)
     assert not torch.allclose(out, views)
+    # pixels outside [0, 255] (e.g. resampling overshoot) are clamped first
+    far = views.clone()
+    far[..., :4, :] = -10
+    far[..., -4:, :] = 10
+    assert ((far * std + mean) > 255).any() and ((far * std + mean) < 0).any()
+    out = st.noisy_views(far, dp, torch.Generator().manual_seed(5))
+    pixels = (far * std + mean).clamp(0, 255)
+    ref = (st.noise(pixels, torch.Generator().manual_seed(5)) - mean) / std
+    torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-5)
+
+
+def test_sac_targets_carry_the_view_geometry():
+    """make_targets returns the view-to-image affines its views were
+    sampled with (with the release's zoomed canvas, not the view-to-canvas
+    ones): the clean target images warped through them are the teacher's
+    views of the step."""
+    views_cfg = dict(type='MultiCropViews', num_views=3,
+                     scale_range=(0.5, 1.0), flip_prob=0.5,
+                     base_scale_range=(1.05, 1.1))
+    model = build_uda(teacher=TEACHER, self_training=sac_cfg(views=views_cfg),
+                      freeze_bn_stats=True)
+    st = model.self_training
+    tgt = model.data_preprocessor(make_batch(), True)['target_inputs']
+    _, targets, _ = model.make_pseudo_targets(tgt, 3)
+    views, canvas_affines, _ = st.views(tgt, st.generator(3))
+    to_image = targets['view_to_image']
+    assert to_image.shape == (tgt.shape[0], 3, 2, 3)
+    assert not torch.allclose(to_image, canvas_affines, atol=1e-3)
+    grid = F.affine_grid(to_image.flatten(0, 1),
+                         [views.shape[0], 3, *views.shape[-2:]],
+                         align_corners=False)
+    by_hand = F.grid_sample(tgt.repeat_interleave(3, 0), grid,
+                            mode='bilinear', padding_mode='border',
+                            align_corners=False)
+    torch.testing.assert_close(by_hand, views, atol=1e-5, rtol=0)
+
+
+def test_sac_noise_needs_the_unit_range_interface():
+    """The student noise has one interface, apply_unit on [0, 1] images: a
+    noise module without it is refused when the model is built."""
+    with pytest.raises(TypeError, match='has no apply_unit'):
+        build_uda(teacher=TEACHER, self_training=sac_cfg(
+            noise=dict(type='MultiCropViews')))
 
 
 def test_mr_and_sac_together():

@@ -726,8 +726,8 @@ def test_synthetic_stage2_config_trains_one_step(target, model):
     torch.manual_seed(0)
     stage2 = MODELS.build(cfg.model)
     assert not stage2.uses_target
-    from mmengine.optim import OptimWrapper
-    wrapper = OptimWrapper(
+    from mmseg_uda.engine.optimizers import GuardedOptimWrapper
+    wrapper = GuardedOptimWrapper(
         torch.optim.SGD(stage2.segmentor.parameters(), lr=1e-3))
     stage2.train()
     logs = stage2.train_step(pseudo_collate([dataset[0], dataset[1]]),

@@ -389,6 +389,35 @@ def test_optim_wrapper_constructor_errors():
 # ----------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize('kwargs, uses, grad_passes, stats_passes', [
+    (dict(), {}, 1, 0),
+    (dict(adversary=adversary_cfg()), {'adversary': 'forward'}, 2, 0),
+    (dict(update_target_bn_stats=True),
+     {'update_target_bn_stats (ABN target pass)': 'bn_stats'}, 1, 1),
+    (dict(memory_reg=MR, memory_reg_on='target'),
+     {"memory_reg (memory_reg_on='target')": 'forward'}, 2, 0),
+    (dict(memory_reg=MR, memory_reg_on='labelled'), {}, 1, 0),
+    (dict(teacher=dict(momentum=0.01, interval=1), self_training=sac_cfg()),
+     {'self_training': 'forward'}, 2, 0),
+])
+def test_target_uses_declared_by_the_parts(kwargs, uses, grad_passes,
+                                           stats_passes):
+    """Each part declares what it needs of the target images; the model's
+    answers and the student passes of a step follow: one pass with
+    gradients per batch that has a loss, one without for BN statistics."""
+    model = build_uda(**kwargs)
+    assert model.target_uses() == uses
+    assert model.uses_target == bool(uses)
+    assert model.target_consumers() == list(uses)
+    assert model.needs_target_forward == ('forward' in uses.values())
+    passes = []
+    model.segmentor.backbone.register_forward_hook(
+        lambda *_: passes.append(torch.is_grad_enabled()))
+    model.train_step(make_batch(target=bool(uses)), build_optim(model))
+    assert passes.count(True) == grad_passes
+    assert passes.count(False) == stats_passes
+
+
 def test_target_part_required():
     for kwargs in (dict(adversary=adversary_cfg()),
                    dict(update_target_bn_stats=True),

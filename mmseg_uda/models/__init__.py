@@ -1,2 +1,2 @@
 from . import (backbones, data_preprocessors, decode_heads, discriminators,
-               losses, segmentors, uda)  # noqa: F401
+               losses, sac, segmentors, uda)  # noqa: F401

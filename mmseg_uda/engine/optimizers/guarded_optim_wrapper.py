@@ -29,9 +29,10 @@ class GuardedUpdateMixin:
        all-reduce.
 
     Only the public :class:`OptimWrapper` interface is used (``scale_loss``,
-    ``backward``, ``should_update``, ``step``, ``zero_grad``), so
-    :meth:`guarded_update` also serves a plain wrapper (see
-    :func:`guarded_update`).
+    ``backward``, ``should_update``, ``step``, ``zero_grad``), so the mixin
+    goes on any wrapper class (e.g. ``BF16AutocastOptimWrapper``).
+    ``UDASegmentor`` calls ``optim_wrapper.guarded_update`` and refuses a
+    wrapper without it.
     """
 
     def guarded_update(self,
@@ -76,16 +77,6 @@ class GuardedUpdateMixin:
                 return True
         guard.skip_or_raise(self, part, what, snapshot, counter, it)
         return False
-
-
-def guarded_update(optim_wrapper: OptimWrapper, *args, **kwargs) -> bool:
-    """:meth:`GuardedUpdateMixin.guarded_update` of any optimizer wrapper:
-    its own for the guarded wrappers, the mixin's logic on the wrapper's
-    public interface otherwise (e.g. a single ``OptimWrapper`` configured
-    without ``UDAOptimWrapperConstructor``)."""
-    if isinstance(optim_wrapper, GuardedUpdateMixin):
-        return optim_wrapper.guarded_update(*args, **kwargs)
-    return GuardedUpdateMixin.guarded_update(optim_wrapper, *args, **kwargs)
 
 
 @OPTIM_WRAPPERS.register_module()

@@ -9,6 +9,8 @@ from torch import Tensor
 
 from mmseg.registry import MODELS
 
+from ..uda.target_use import FORWARD
+
 
 class _SymmetricKL(torch.autograd.Function):
     """Per-pixel :math:`KL(p_a \| p_p) + KL(p_p \| p_a)` of two logit maps
@@ -114,6 +116,12 @@ class MemoryRegLoss(nn.Module):
         loss_weight (float): Weight of the loss. Default: 0.1.
         loss_name (str): Name of the loss item. Default: 'loss_mr'.
     """
+
+    #: applied to the target batch (``UDASegmentor(memory_reg_on='target')``,
+    #: stage I) it needs the student's target logits; on the labelled batch
+    #: (stage II) it needs no target images (see
+    #: ``models/uda/target_use.py``)
+    target_use = FORWARD
 
     def __init__(self,
                  mode: str = 'symmetric',

@@ -11,15 +11,12 @@ from mmseg.utils import add_prefix
 from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ...engine.hooks.uda_dataset_check_hook import check_uda_dataset
-from ...engine.optimizers.guarded_optim_wrapper import guarded_update
-from ..uda import debug_probe
-from ..uda.debug_probe import StepProbe
+from ...datasets.uda_dataset_check import check_uda_dataset
+from ...evaluation import step_monitor
+from ...utils.nonfinite_guard import BufferSnapshot, NonFiniteGuard
 from ..uda.momentum_teacher import build_momentum_teacher, rebind_teacher
-from ..uda.nonfinite_guard import (NONFINITE_POLICIES,  # noqa: F401
-                                   BufferSnapshot, NonFiniteGuard,
-                                   NonFiniteLossError)
 from ..uda.student_outputs import _aux_heads, forward_heads, head_losses
+from ..uda.target_use import BN_STATS, FORWARD, TargetBNPass
 
 
 @MODELS.register_module()
@@ -171,26 +168,55 @@ class UDASegmentor(BaseModel):
     # structure
     # ------------------------------------------------------------------
     @property
+    def update_target_bn_stats(self) -> bool:
+        """Whether the step has the ABN target pass (:attr:`target_bn_pass`,
+        a :class:`TargetBNPass` or None)."""
+        return self.target_bn_pass is not None
+
+    @update_target_bn_stats.setter
+    def update_target_bn_stats(self, on: bool) -> None:
+        self.target_bn_pass = TargetBNPass() if on else None
+
+    def target_uses(self) -> Dict[str, str]:
+        """What each configured part needs of the target images, as the
+        part declares it (its ``target_use``, see
+        ``models/uda/target_use.py``): ``FORWARD`` (a student forward on
+        the target batch, with gradients) or ``BN_STATS`` (the target
+        images only for BN statistics).
+
+        Returns:
+            dict[str, str]: Part name -> use; empty when the model trains
+            on the labelled batch alone. :attr:`uses_target`,
+            :meth:`target_consumers` and :attr:`needs_target_forward` are
+            read from it.
+        """
+        parts = {
+            'adversary': self.adversary,
+            'self_training': self.self_training,
+            "memory_reg (memory_reg_on='target')":
+            self.memory_reg if self.memory_reg_on == 'target' else None,
+            'update_target_bn_stats (ABN target pass)': self.target_bn_pass,
+        }
+        return {
+            name: part.target_use
+            for name, part in parts.items() if part is not None
+        }
+
+    @property
     def uses_target(self) -> bool:
         """Whether a training batch must have a target part."""
-        return bool(self.adversary is not None or self.self_training
-                    is not None or self.update_target_bn_stats or
-                    (self.memory_reg is not None
-                     and self.memory_reg_on == 'target'))
+        return bool(self.target_uses())
 
     def target_consumers(self) -> List[str]:
         """The configured parts that need target images (empty when the
         model trains on the labelled batch alone)."""
-        parts = []
-        if self.adversary is not None:
-            parts.append('adversary (output-space adversarial training)')
-        if self.self_training is not None:
-            parts.append('self_training (teacher pseudo labels)')
-        if self.update_target_bn_stats:
-            parts.append('update_target_bn_stats (ABN target pass)')
-        if self.memory_reg is not None and self.memory_reg_on == 'target':
-            parts.append("memory_reg with memory_reg_on='target'")
-        return parts
+        return list(self.target_uses())
+
+    @property
+    def needs_target_forward(self) -> bool:
+        """Whether the step makes a student forward pass, with gradients,
+        on the target batch."""
+        return FORWARD in self.target_uses().values()
 
     def _check_head_classes(self) -> None:
         heads = [('decode_head', self.segmentor.decode_head)]
@@ -217,9 +243,8 @@ class UDASegmentor(BaseModel):
                 ``runner.train_dataloader.dataset``).
             split (str): ``'train'``, ``'val'`` or ``'test'``.
         """
-        classes = check_uda_dataset(
-            dataset, split, self.num_classes,
-            self.target_consumers() if self.uses_target else ())
+        classes = check_uda_dataset(dataset, split, self.num_classes,
+                                    self.target_consumers())
         if classes is not None:
             self.class_names = classes
 
@@ -340,23 +365,22 @@ class UDASegmentor(BaseModel):
         self._check_batch(data)
         it = self.current_iter()
         seg_wrapper = self._wrapper(optim_wrapper, 'segmentor')
+        uses = set(self.target_uses().values())
         # to undo the step's buffer updates if the update is skipped
         snapshot = BufferSnapshot([self.segmentor, self.self_training])
-        probe = StepProbe(self)  # pl_stats / keep_debug, else no-op
 
         with seg_wrapper.optim_context(self.segmentor):
             losses, logs = {}, {}
-            src = self.forward_source(data['inputs'])
+            src = self.forward_student(data['inputs'])
             losses.update(self.source_loss(src, data['data_samples']))
-            if self.update_target_bn_stats:
+            if BN_STATS in uses:
                 self.observe_target_bn_stats(data['target_inputs'])
-            tgt, tgt_inputs, targets = None, None, None
-            if self._needs_target_forward():
-                with probe.views:
-                    tgt_inputs, targets, st_logs = self.make_pseudo_targets(
-                        data['target_inputs'], it)
+            tgt, targets = None, None
+            if FORWARD in uses:
+                tgt_inputs, targets, st_logs = self.make_pseudo_targets(
+                    data['target_inputs'], it)
                 logs.update(st_logs)
-                tgt = self.forward_target(tgt_inputs)
+                tgt = self.forward_student(tgt_inputs)
             if self.adversary is not None:
                 losses.update(self.adversarial_loss(tgt))
             if self.memory_reg is not None and \
@@ -374,7 +398,8 @@ class UDASegmentor(BaseModel):
                 self.update_discriminators(src, tgt, optim_wrapper))
 
         log_vars.update(logs)
-        log_vars.update(probe.finish(data, targets, it))
+        # pseudo-label statistics / debug snapshot (pl_stats, keep_debug)
+        log_vars.update(step_monitor.monitor_step(self, data, targets, it))
         log_vars['nonfinite_skips'] = self.skipped_steps.detach().clone()
         return log_vars
 
@@ -388,8 +413,14 @@ class UDASegmentor(BaseModel):
                 batch['inputs'].shape[-2:], self.align_corners)
         return batch['logits']
 
-    def forward_source(self, inputs: Tensor) -> Dict[str, object]:
-        """Student forward on the labelled batch."""
+    def forward_student(self, inputs: Tensor) -> Dict[str, object]:
+        """Student forward (with gradients) on a batch: the labelled
+        images, or the (view-augmented) target images.
+
+        Returns:
+            dict: ``outputs`` (:class:`HeadOutputs`) and ``inputs``; the
+            logits at input size are added on first use (:meth:`_logits`).
+        """
         outputs = forward_heads(self.segmentor, inputs)
         return dict(outputs=outputs, inputs=inputs)
 
@@ -413,18 +444,11 @@ class UDASegmentor(BaseModel):
         return add_prefix(
             head_losses(self.segmentor, src['outputs'], data_samples), 'src')
 
-    @torch.no_grad()
     def observe_target_bn_stats(self, target_inputs: Tensor) -> None:
-        """ABN: forward target images through the whole student (backbone,
-        neck, decode and auxiliary heads) in train mode, no loss, no
-        gradient, so the running statistics of every BN layer, those of the
-        heads included (e.g. SegFormer's), average over both domains."""
-        forward_heads(self.segmentor, target_inputs)
-
-    def _needs_target_forward(self) -> bool:
-        return self.adversary is not None or \
-            self.self_training is not None or \
-            (self.memory_reg is not None and self.memory_reg_on == 'target')
+        """ABN: the target images through the whole student for its BN
+        statistics, no loss, no gradient (:class:`TargetBNPass`)."""
+        (self.target_bn_pass or TargetBNPass())(self.segmentor,
+                                                target_inputs)
 
     def make_pseudo_targets(self, target_inputs: Tensor, it: int):
         """Student inputs for the target part and, with self-training, the
@@ -439,11 +463,6 @@ class UDASegmentor(BaseModel):
             return self.self_training.make_targets(
                 self.teacher.module, target_inputs, it,
                 self.data_preprocessor)
-
-    def forward_target(self, inputs: Tensor) -> Dict[str, object]:
-        """Student forward on the (view-augmented) target batch."""
-        outputs = forward_heads(self.segmentor, inputs)
-        return dict(outputs=outputs, inputs=inputs)
 
     def adversarial_loss(self, tgt: Dict[str, object]) -> Dict[str, Tensor]:
         """Fool every (frozen) discriminator on the target predictions."""
@@ -504,11 +523,15 @@ class UDASegmentor(BaseModel):
         """Backward, average gradients over processes, optimizer step -
         unless the loss or the gradients are not finite.
 
-        The part's optimizer wrapper owns the update
-        (``GuardedUpdateMixin.guarded_update``: ``update_params`` plus the
-        gradient all-reduce and the non-finite checks); this model gives it
-        its ``nonfinite`` policy, the ``skipped_steps`` counter and the
-        iteration.
+        The part's optimizer wrapper owns the update (its
+        ``guarded_update``: ``update_params`` plus the gradient all-reduce
+        and the non-finite checks, see ``GuardedOptimWrapper`` in
+        ``mmseg_uda/engine/optimizers/``); this model gives it its
+        ``nonfinite`` policy, the ``skipped_steps`` counter and the
+        iteration. A wrapper without ``guarded_update`` (a plain
+        ``OptimWrapper``) is refused with a ``TypeError``: the model does
+        not depend on the engine, and an update without the non-finite
+        guard and the gradient averaging would fail silently.
 
         Args:
             optim_wrapper (OptimWrapper): The part's wrapper.
@@ -523,9 +546,18 @@ class UDASegmentor(BaseModel):
         Returns:
             bool: Whether the update was applied (False: skipped).
         """
-        return guarded_update(optim_wrapper, loss, module, self.nonfinite,
-                              losses, part, snapshot, self.skipped_steps,
-                              self.current_iter())
+        update = getattr(optim_wrapper, 'guarded_update', None)
+        if update is None:
+            raise TypeError(
+                f'UDASegmentor: the {part!r} optimizer wrapper '
+                f'{type(optim_wrapper).__name__} has no guarded_update(); '
+                "build the optimizer wrappers with constructor='UDAOptimW"
+                "rapperConstructor' (it upgrades OptimWrapper / AmpOptim"
+                'Wrapper to their guarded versions) or use type='
+                "'GuardedOptimWrapper' (mmseg_uda/engine/optimizers/"
+                'guarded_optim_wrapper.py)')
+        return update(loss, module, self.nonfinite, losses, part, snapshot,
+                      self.skipped_steps, self.current_iter())
 
     # monitoring (off unless UDAVisualizationHook switches it on) --------
     def pseudo_label_stats(self, targets: Dict[str, Tensor],
@@ -534,16 +566,16 @@ class UDASegmentor(BaseModel):
                            ) -> Dict[str, Tensor]:
         """Per-class coverage (``pl_coverage.<class>``) and accuracy
         (``pl_accuracy``) of the step's pseudo labels, named after
-        :attr:`class_names` (see :func:`debug_probe.pseudo_label_stats`)."""
-        return debug_probe.pseudo_label_stats(targets, self.num_classes,
+        :attr:`class_names` (see :func:`step_monitor.pseudo_label_stats`)."""
+        return step_monitor.pseudo_label_stats(targets, self.num_classes,
                                               self.class_names, to_image,
                                               target_samples)
 
     def collect_debug(self, data: dict, targets: Optional[dict],
                       to_image: Optional[Tensor], it: int) -> Optional[dict]:
         """A small, detached snapshot of the first target image's step
-        (see :func:`debug_probe.collect_debug`)."""
-        return debug_probe.collect_debug(self, data, targets, to_image, it)
+        (see :func:`step_monitor.collect_debug`)."""
+        return step_monitor.collect_debug(self, data, targets, to_image, it)
 
     # helpers ------------------------------------------------------------
     @staticmethod

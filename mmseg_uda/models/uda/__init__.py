@@ -1,8 +1,5 @@
-
+"""Adaptation parts shared by the UDA methods (adversary, momentum teacher,
+student outputs, what each part needs of the target images)."""
 from .output_space_adversary import OutputSpaceAdversary  # noqa: F401
 from .student_outputs import HeadOutputs, forward_heads  # noqa: F401
-from .multi_crop_views import MultiCropViews, warp_views  # noqa: F401
-from .view_fusion import fuse_views  # noqa: F401
-from .photometric_noise import PhotometricNoise  # noqa: F401
-from .adaptive_pseudo_labeler import AdaptivePseudoLabeler  # noqa: F401
-from .augmentation_consistency import AugmentationConsistency  # noqa: F401
+from .target_use import BN_STATS, FORWARD, TargetBNPass  # noqa: F401

@@ -9,6 +9,7 @@ from torch import Tensor
 
 from ..decode_heads.head_fusion import fuse_head_scores
 from ..losses.gan_loss import r1_gradient_penalty
+from .target_use import FORWARD
 
 
 @MODELS.register_module()
@@ -54,6 +55,10 @@ class OutputSpaceAdversary(BaseModule):
             that do not set it, and checked against those that do.
         init_cfg (dict, optional): Initialisation config.
     """
+
+    #: fools the discriminators on the student's target logits
+    #: (see ``models/uda/target_use.py``)
+    target_use = FORWARD
 
     def __init__(self,
                  discriminators: Dict[str, dict],

@@ -5,7 +5,6 @@ Nothing here runs unless the hook switches ``UDASegmentor.pl_stats`` /
 ``UDASegmentor.keep_debug`` on; the labels of the target set, when loaded,
 are used for monitoring only, never for training.
 """
-from contextlib import nullcontext
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -13,97 +12,40 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from .multi_crop_views import compose_affines, warp_views
-from .student_outputs import forward_heads, fused_probabilities
-from .view_fusion import invert_affine
+from ..models.sac.multi_crop_views import warp_views
+from ..models.sac.view_fusion import invert_affine
+from ..models.uda.student_outputs import forward_heads, fused_probabilities
 
 
-class ViewCapture:
-    """Records the view-to-canvas affines of SAC's ``MultiCropViews`` during
-    :meth:`AugmentationConsistency.make_targets` (a forward hook, removed on
-    exit), for pseudo-label statistics and the debug panel."""
+def monitor_step(model: nn.Module, data: dict, targets: Optional[dict],
+                 it: int) -> Dict[str, Tensor]:
+    """The monitoring of one training step of a ``UDASegmentor``, after its
+    updates.
 
-    def __init__(self, self_training: Optional[nn.Module]) -> None:
-        views = getattr(self_training, 'views', None)
-        self.views = views if isinstance(views, nn.Module) else None
-        self.affines: Optional[Tensor] = None
-        self._handle = None
-
-    def _hook(self, module, args, output) -> None:
-        if isinstance(output, (tuple, list)) and len(output) == 2:
-            self.affines = output[1].detach()
-
-    def __enter__(self) -> 'ViewCapture':
-        if self.views is not None:
-            self._handle = self.views.register_forward_hook(self._hook)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._handle is not None:
-            self._handle.remove()
-            self._handle = None
-
-
-class StepProbe:
-    """The monitoring of one training step of a ``UDASegmentor``.
-
-    With ``model.pl_stats`` or ``model.keep_debug`` (and self-training),
-    :attr:`views` (enter it around ``make_targets``) captures the SAC view
-    geometry; :meth:`finish`, after the updates, returns the pseudo-label
-    statistics (``model.pseudo_label_stats``) and stores
-    ``model.last_debug`` (``model.collect_debug``). Otherwise both are
-    no-ops.
+    With ``model.pl_stats`` (and self-training targets) it returns the
+    pseudo-label statistics (``model.pseudo_label_stats``); with
+    ``model.keep_debug`` it stores ``model.last_debug``
+    (``model.collect_debug``). The SAC view geometry comes with the
+    targets (``targets['view_to_image']``, see
+    ``AugmentationConsistency.make_targets``). Otherwise a no-op.
 
     Args:
         model (UDASegmentor): The model of the step.
+        data (dict): The preprocessed batch.
+        targets (dict, optional): Self-training targets of the step.
+        it (int): The iteration.
+
+    Returns:
+        dict[str, Tensor]: Statistics to log (empty unless ``pl_stats``).
     """
-
-    def __init__(self, model: nn.Module) -> None:
-        self.model = model
-        self.watch = model.self_training is not None and (model.pl_stats
-                                                          or model.keep_debug)
-        self.views = ViewCapture(
-            model.self_training) if self.watch else nullcontext()
-
-    def finish(self, data: dict, targets: Optional[dict],
-               it: int) -> Dict[str, Tensor]:
-        """Statistics to log (and ``model.last_debug``) of the step."""
-        model, logs, to_image = self.model, {}, None
-        if self.watch and targets is not None:
-            to_image = views_to_image(model.self_training,
-                                      self.views.affines, it)
-            if model.pl_stats:
-                logs.update(model.pseudo_label_stats(
-                    targets, to_image, data.get('target_data_samples')))
-        if model.keep_debug:
-            model.last_debug = model.collect_debug(data, targets, to_image,
-                                                   it)
-        return logs
-
-
-def views_to_image(self_training: Optional[nn.Module],
-                   affines: Optional[Tensor], it: int) -> Optional[Tensor]:
-    """View-to-image affines (B, V, 2, 3) of this step's SAC views.
-
-    The captured affines map views to the canvas; with the release's
-    zoomed canvas (``base_scale_range``) the canvas-to-image affine is
-    replayed from the same seeded generator and used only if the replay
-    reproduces the captured views. None when unknown.
-    """
-    views = getattr(self_training, 'views', None)
-    if affines is None or views is None:
-        return None
-    if getattr(views, 'base_scale_range', None) is None:
-        return affines
-    generator = getattr(self_training, 'generator', None)
-    if generator is None or not hasattr(views, 'sample_affines'):
-        return None
-    replay, base = views.sample_affines(
-        affines.shape[0], generator(it), device=affines.device,
-        dtype=affines.dtype)
-    if base is None or not torch.allclose(replay, affines):
-        return None
-    return compose_affines(base.unsqueeze(1), affines)
+    logs = {}
+    to_image = None if targets is None else targets.get('view_to_image')
+    if model.pl_stats and targets is not None:
+        logs.update(model.pseudo_label_stats(
+            targets, to_image, data.get('target_data_samples')))
+    if model.keep_debug:
+        model.last_debug = model.collect_debug(data, targets, to_image, it)
+    return logs
 
 
 def class_keys(class_names: Optional[Sequence[str]],

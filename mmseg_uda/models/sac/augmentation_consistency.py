@@ -8,8 +8,13 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from .student_outputs import HeadOutputs, forward_heads, fused_probabilities
+from ..uda.student_outputs import (HeadOutputs, forward_heads,
+                                   fused_probabilities)
+from ..uda.target_use import FORWARD
 from .view_fusion import fuse_coarse_views, fuse_views
+
+#: the pixel value of 1.0 in the unit range of the student noise
+PIXEL_MAX = 255.
 
 
 @MODELS.register_module()
@@ -63,9 +68,11 @@ class AugmentationConsistency(BaseModule):
     Args:
         num_classes (int): Number of classes (filled in by ``UDASegmentor``).
         views (dict): ``MultiCropViews`` config.
-        noise (dict): ``PhotometricNoise`` config (student only). It works
-            on pixel values in [0, 255]; the views are de-normalised with the
-            data preprocessor's mean/std and normalised again afterwards.
+        noise (dict): ``PhotometricNoise`` config (student only). Any noise
+            module with ``apply_unit(x, generator)``, the noise of float RGB
+            images in [0, 1] (pixel value / 255); the views are
+            de-normalised with the data preprocessor's mean/std for it and
+            normalised again afterwards (:meth:`noisy_views`).
         pseudo_labeler (dict): ``AdaptivePseudoLabeler`` config.
         loss (dict): ``FocalConfidenceLoss`` config; its ``loss_weight`` is
             the target loss weight.
@@ -82,6 +89,10 @@ class AugmentationConsistency(BaseModule):
             draws whatever the run's seed.
         init_cfg (dict, optional): Initialisation config.
     """
+
+    #: its loss is computed on the student's logits of the target views
+    #: (see ``models/uda/target_use.py``)
+    target_use = FORWARD
 
     def __init__(self,
                  num_classes: int,
@@ -101,6 +112,13 @@ class AugmentationConsistency(BaseModule):
                              f'{fusion_upsample}')
         self.views = MODELS.build(views)
         self.noise = MODELS.build(noise)
+        if not callable(getattr(self.noise, 'apply_unit', None)):
+            raise TypeError(
+                f'AugmentationConsistency: the noise module '
+                f'{type(self.noise).__name__} has no apply_unit(x, '
+                'generator): the student noise works on float images in '
+                '[0, 1] through that method (see PhotometricNoise.'
+                'apply_unit in mmseg_uda/models/sac/photometric_noise.py)')
         self.pseudo_labeler = MODELS.build(
             pseudo_labeler, default_args=dict(num_classes=num_classes))
         self.loss_fn = MODELS.build(loss)
@@ -136,30 +154,42 @@ class AugmentationConsistency(BaseModule):
         g.manual_seed(key % (1 << 63))
         return g
 
-    def _noise_on_normalised(self, views: Tensor, data_preprocessor,
-                             g: torch.Generator) -> Tensor:
+    def noisy_views(self, views: Tensor, data_preprocessor,
+                    g: torch.Generator) -> Tensor:
+        """The student's copies of the views: photometric noise in pixel
+        space.
+
+        The normalised views are de-normalised with the data
+        preprocessor's ``mean`` / ``std`` to pixel values, clamped to
+        [0, 255] and divided by 255 (unit range), noised with the noise
+        module's ``apply_unit`` and normalised again: with
+        :math:`m, s` the mean and std,
+        :math:`u = \\mathrm{clamp}((x s + m) / 255, 0, 1)` and
+        :math:`x' = (255\\, \\mathrm{noise}(u) - m) / s`. One fused pass
+        each way, in float32 (like ``PhotometricNoise.forward``); the output
+        has the dtype of ``views``.
+
+        Args:
+            views (Tensor): Normalised views (N, 3, H, W).
+            data_preprocessor: Holds the normalisation ``mean``/``std``.
+            g (torch.Generator): The iteration's generator.
+
+        Returns:
+            Tensor: Noisy normalised views, same shape and dtype.
+        """
         mean = getattr(data_preprocessor, 'mean', None)
         std = getattr(data_preprocessor, 'std', None)
         if mean is None or std is None:
             raise ValueError('AugmentationConsistency needs the data '
                              'preprocessor to normalise (mean and std) so the '
                              'student noise can work in pixel space')
-        pixels_max = 255.
-        if not hasattr(self.noise, 'apply_unit'):  # any noise on pixels
-            mean = mean.view(1, -1, 1, 1).to(views)
-            std = std.view(1, -1, 1, 1).to(views)
-            pixels = (views * std + mean).clamp(0, pixels_max)
-            return (self.noise(pixels, g) - mean) / std
-        # PhotometricNoise on pixels / max_value in [0, 1] (pixels clamped
-        # to [0, 255]) and back, one fused pass each way, in float32 (like
-        # PhotometricNoise.forward)
         mean = mean.view(1, -1, 1, 1).to(views.device, torch.float32)
         std = std.view(1, -1, 1, 1).to(views.device, torch.float32)
-        mv = self.noise.max_value
-        unit = torch.addcmul(mean / mv, views.float(), std / mv).clamp_(
-            0, min(1.0, pixels_max / mv))
+        unit = torch.addcmul(mean / PIXEL_MAX, views.float(),
+                             std / PIXEL_MAX).clamp_(0, 1)
         noisy = self.noise.apply_unit(unit, g)
-        return torch.addcmul(-mean / std, noisy, mv / std).to(views.dtype)
+        return torch.addcmul(-mean / std, noisy,
+                             PIXEL_MAX / std).to(views.dtype)
 
     def fusion_size(self, logit_size: Sequence[int],
                     view_size: Sequence[int]) -> Tuple[int, int]:
@@ -244,11 +274,14 @@ class AugmentationConsistency(BaseModule):
         Returns:
             tuple: ``(student_views (B*V, 3, H, W), targets, logs)`` where
             ``targets`` has ``labels`` (B*V, H, W) with 255 = ignore,
-            ``confidence`` (B*V, H, W) and ``class_prior`` (C,).
+            ``confidence`` (B*V, H, W), ``class_prior`` (C,) and
+            ``view_to_image`` (B, V, 2, 3), the affines the views were
+            sampled with (view to input image, see ``MultiCropViews``;
+            for monitoring).
         """
         g = self.generator(iteration)
-        views, affines = self.views(target_inputs, g)
-        student_views = self._noise_on_normalised(views, data_preprocessor, g)
+        views, affines, to_image = self.views(target_inputs, g)
+        student_views = self.noisy_views(views, data_preprocessor, g)
         teacher_out = forward_heads(teacher, views)
         probs = self.teacher_probabilities(teacher, teacher_out,
                                            views.shape[-2:])
@@ -266,7 +299,8 @@ class AugmentationConsistency(BaseModule):
         targets = dict(
             labels=labels,
             confidence=confidence,
-            class_prior=self.pseudo_labeler.class_prior.clone())
+            class_prior=self.pseudo_labeler.class_prior.clone(),
+            view_to_image=to_image)
         return student_views, targets, logs
 
     def target_weight(self, iteration: int) -> float:

@@ -261,6 +261,11 @@ class PhotometricNoise(nn.Module):
         """The noise on float images in [0, 1] (``channel_order``), without
         the value conversions of :meth:`forward`.
 
+        This is the interface of a student noise module:
+        ``AugmentationConsistency.noisy_views`` de-normalises the views to
+        [0, 1] (pixel value / 255) itself and calls only this method, so
+        ``mean``, ``std`` and ``max_value`` do not apply there.
+
         Args:
             x (Tensor): Float views (N, 3, H, W) in [0, 1]; not modified.
             generator (torch.Generator, optional): Source of randomness.

@@ -242,7 +242,7 @@ class MultiCropViews(nn.Module):
     def forward(self,
                 images: Tensor,
                 generator: Optional[torch.Generator] = None
-                ) -> Tuple[Tensor, Tensor]:
+                ) -> Tuple[Tensor, Tensor, Tensor]:
         """Make the views of a batch of clean target images.
 
         Args:
@@ -253,13 +253,17 @@ class MultiCropViews(nn.Module):
                 Defaults to None (torch's global generator).
 
         Returns:
-            tuple[Tensor, Tensor]:
+            tuple[Tensor, Tensor, Tensor]:
 
             - views (Tensor): (B * V, C, h, w), image-major (index
               ``b * V + v``), view 0 of each group is the full canvas.
             - affines (Tensor): (B, V, 2, 3) view-to-canvas affines in
               normalised coordinates (see module doc), float32. Pass them to
               :func:`fuse_views`.
+            - to_image (Tensor): (B, V, 2, 3) view-to-image affines, the
+              ones the views were sampled with (``affines`` composed with
+              the canvas-to-image zoom of ``base_scale_range``; equal to
+              ``affines`` without it), float32.
         """
         B = images.shape[0]
         affines, base = self.sample_affines(
@@ -273,4 +277,4 @@ class MultiCropViews(nn.Module):
             out_size=self.out_size,
             mode=self.interpolation,
             padding_mode=self.padding_mode)
-        return views, affines
+        return views, affines, to_image
