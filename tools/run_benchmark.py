@@ -292,7 +292,9 @@ def report(args, runs, baseline, oracle, pairs, results, wall_s):
         accuracy_table(rows, baseline, oracle, iterations), '',
         'Paired per-seed differences of mIoU (method - reference; mean ± '
         'std over seeds). An ordering is stated only where |mean| > std.\n',
-        paired_differences_table(rows, baseline, pairs), '',
+        # a --runs selection without the baseline has no baseline column
+        paired_differences_table(rows, baseline if baseline in rows else None,
+                                 pairs), '',
         f'Wall time per run (training including its validations, a '
         f'separate test where the last validation could not stand for it, '
         f'and pseudo labels; mean over seeds, {args.jobs} run(s) at a time '

@@ -71,6 +71,12 @@ def run(args: Sequence[str], cwd: str, timeout: int = 600, **env_extra) -> str:
     return proc.stdout
 
 
+def run_python(args: Sequence[str], cwd: str, timeout: int = 600,
+               **env_extra) -> str:
+    """:func:`run` of ``python ARGS`` (a tool and its options)."""
+    return run([PY] + list(args), cwd, timeout, **env_extra)
+
+
 def make_bench(root: str) -> str:
     """A synthetic benchmark of 4 source, 4 target and 2 val images."""
     run([
