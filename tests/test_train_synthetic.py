@@ -10,24 +10,15 @@ import math
 import os.path as osp
 
 import pytest
-from helpers.train_runs import run_python
+from helpers.train_runs import LOADERS, TWO_ITERS, run_python
 from helpers.val_log import check_val_metrics
 
 pytestmark = pytest.mark.slow
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
-FAST = [
-    # adaptation configs load a start checkpoint by default; not here
-    'load_from=None',
-    'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
-    'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
-    'train_dataloader.persistent_workers=False',
-    'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
-    'test_dataloader.num_workers=0',
-    'test_dataloader.persistent_workers=False',
-    'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=2'
-]
+# from random weights (LOADERS: load_from=None), two iterations
+FAST = LOADERS + TWO_ITERS
 
 
 def train(config, work_dir, cwd, *extra, resume=False):

@@ -32,6 +32,9 @@ LOADERS = [
     'test_dataloader.persistent_workers=False',
     'default_hooks.logger.interval=1'
 ]
+# two iterations, validated and checkpointed at the second
+TWO_ITERS = ['train_cfg.max_iters=2', 'train_cfg.val_interval=2',
+             'default_hooks.checkpoint.interval=2']
 # Transforms without randomness (the synthetic 512x256 images are resized to
 # exactly the 256x128 crop size; no flips), for comparisons between runs
 # whose processes draw different random numbers.
