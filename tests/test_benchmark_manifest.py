@@ -52,6 +52,16 @@ def test_equal_budgets_from_shared_starts(manifest):
     starts = {'source_start', 'abn_start'}
     assert {runs[n].get('init') for n in runs} - {None} == \
         starts | {'mrnet_stage1_half'}
+    # the runs that are only starts are no table rows; every other is
+    assert {n for n, r in runs.items() if not r['row']} == \
+        starts | {'mrnet_stage1_half'}
+    # every row trains the config of its name; the starts and the half
+    # stage train their method's config
+    method_of = {'source_start': baseline, 'abn_start': 'abn',
+                 'mrnet_stage1_half': 'mrnet'}
+    for name, run in runs.items():
+        assert osp.basename(run['config']) == \
+            method_of.get(name, name) + '.py', name
     # equal budgets after the start: every row but the oracle trains the
     # same number of iterations after its shared start
     after_start = {}
@@ -113,3 +123,14 @@ def test_malformed_manifest_is_named(tmp_path):
         tool.load_manifest(str(bad))
     with pytest.raises(ValueError, match="no run 'y'"):
         tool.with_dependencies({}, ['y'])
+
+
+def test_runs_selection_keeps_their_starts_in_order():
+    """``--runs`` trains the named runs and the chain of runs they start
+    from, in manifest order."""
+    tool = _tool()
+    runs = tool.load_manifest(str(BENCH / 'synthetic_gta2cs.py'))[0]
+    picked = tool.with_dependencies(runs, ['mrnet_stage2', 'sac'])
+    assert list(picked) == ['source_start', 'abn_start', 'mrnet_stage1_half',
+                            'mrnet_stage2', 'sac']
+    assert list(tool.with_dependencies(runs, ['oracle'])) == ['oracle']

@@ -11,12 +11,10 @@
   the second classifier.
 """
 import os.path as osp
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import cpu_env
+from helpers.train_runs import LOADERS, TWO_ITERS, run_python
 from helpers.val_log import check_val_metrics
 from mmengine.config import Config
 
@@ -24,16 +22,9 @@ import mmseg_uda  # noqa: F401  (mmseg:: config bases, registries)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = Path(ROOT) / 'configs'
-PY = sys.executable
-FAST = [
-    'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
-    'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
-    'train_dataloader.persistent_workers=False',
-    'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
-    'test_dataloader.num_workers=0',
-    'test_dataloader.persistent_workers=False',
-    'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=2'
-]
+# two iterations (LOADERS starts from random weights; the SAC test passes
+# load_from=None itself as well)
+FAST = LOADERS + TWO_ITERS
 # one thread per process: far faster than two contended ones on a shared
 # 2-core machine
 WRAPPER_KEYS = {'segmentor', 'data_preprocessor'}
@@ -132,19 +123,6 @@ def test_deeplabv3plus_config_wraps_the_stock_model(tmp_path):
 # ----------------------------------------------------------------------------
 
 
-def _run(args, cwd):
-    proc = subprocess.run(
-        [PY] + args,
-        cwd=cwd,
-        env=cpu_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=600)
-    assert proc.returncode == 0, proc.stdout[-4000:]
-    return proc.stdout
-
-
 def train(config, work_dir, cwd, *extra, amp=False):
     args = [
         osp.join(ROOT, 'tools', 'train.py'),
@@ -153,7 +131,7 @@ def train(config, work_dir, cwd, *extra, amp=False):
     ]
     if amp:
         args.append('--amp')
-    return _run(args + ['--cfg-options'] + FAST + list(extra), cwd)
+    return run_python(args + ['--cfg-options'] + FAST + list(extra), cwd)
 
 
 @pytest.fixture(scope='module')

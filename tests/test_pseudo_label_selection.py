@@ -6,21 +6,21 @@ import json
 import math
 import os
 import os.path as osp
-import subprocess
 import sys
 
 import numpy as np
 import pytest
-import torch
 from mmengine.dataset import pseudo_collate
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 from helpers.formats import make_cityscapes  # noqa: E402
+from helpers.pseudo_label_tool import (gen_pseudo_labels_cmd,  # noqa: E402
+                                       run_tool, save_stage1)
 from test_stage2 import (IMAGES, NUM_CLASSES, _pseudo_cfg,  # noqa: E402
-                         _read, _uda_config, tiny_model_cfg)
+                         _read, _uda_config, confident_model)
 
-from mmseg.registry import DATASETS, MODELS  # noqa: E402
+from mmseg.registry import DATASETS  # noqa: E402
 from mmseg_uda.apis import (apply_thresholds,  # noqa: E402
                             build_target_dataset, class_balanced_thresholds,
                             confidence_histograms, generate_pseudo_labels,
@@ -128,14 +128,7 @@ def test_kept_fraction_close_to_portion(portion):
 @pytest.fixture(scope='module')
 def soft_model():
     """Tiny random stage-I model with spread-out confidences."""
-    torch.manual_seed(0)
-    m = MODELS.build(tiny_model_cfg())
-    with torch.no_grad():
-        for conv in list(m.segmentor.decode_head.conv_seg.convs) + list(
-                m.segmentor.decode_head.conv_seg_aux.convs):
-            conv.weight.mul_(2000.)
-            conv.bias.zero_()
-    return m.eval()
+    return confident_model(0, scale=2000.)
 
 
 @pytest.fixture
@@ -277,21 +270,11 @@ def test_tool_argument_errors(argv, msg, monkeypatch, capsys):
 @pytest.mark.slow
 def test_tool_class_portion_end_to_end(soft_model, target, tmp_path):
     """The tool writes the same files as the API, and prints the table."""
-    ckpt = str(tmp_path / 'stage1.pth')
-    torch.save(dict(state_dict=soft_model.state_dict()), ckpt)
-    cfg = _uda_config(target['root'])
-    cfg.default_scope = 'mmseg'
-    cfg_path = str(tmp_path / 'stage1.py')
-    cfg.dump(cfg_path)
+    cfg_path, ckpt = save_stage1(soft_model, _uda_config(target['root']),
+                                 tmp_path)
     out = str(tmp_path / 'tool_out')
-    env = dict(os.environ, PYTHONPATH=REPO, CUDA_VISIBLE_DEVICES='',
-               OMP_NUM_THREADS='1')
-    proc = subprocess.run([
-        sys.executable,
-        osp.join(REPO, 'tools', 'gen_pseudo_labels.py'), cfg_path, ckpt,
-        '--out', out, '--device', 'cpu', '--class-portion', '0.3'
-    ], capture_output=True, text=True, env=env, timeout=120)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = run_tool(gen_pseudo_labels_cmd(cfg_path, ckpt, out,
+                                          '--class-portion', '0.3'))
     log = proc.stdout + proc.stderr
     assert 'class-balanced selection' in log and 'kept %' in log
     api_out = str(tmp_path / 'api_out')

@@ -7,7 +7,9 @@ import pytest
 
 from mmseg_uda.utils.results_report import (accuracy_table, gap_closed,
                                             mean_curve, mean_std,
-                                            plot_curves, read_val_curve)
+                                            paired_differences_table,
+                                            plot_curves, read_val_curve,
+                                            timing_table)
 
 
 def _metrics(miou, road, star=None):
@@ -95,3 +97,118 @@ def test_mean_curve_and_plot(tmp_path):
     plot_curves({'abn': (0, [a, b]), 'sac': (300, [a]),
                  'empty': (0, [[]])}, str(out), title='t')
     assert out.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def _cells(text):
+    """Header and rows (first cell -> cells) of a markdown table; lines
+    after the table are ignored."""
+    lines = [line for line in text.splitlines() if line.startswith('|')]
+    split = [[c.strip() for c in line.strip().strip('|').split('|')]
+             for line in lines]
+    return split[0], {row[0]: row for row in split[2:]}
+
+
+def _expected_difference(runs, refs):
+    """Independent recomputation: per-seed differences, their mean and
+    population std (ddof=0, as documented), formatted as the table's cell,
+    and the ordering rule (stated only where |mean| > std)."""
+    diffs = np.array([r['mIoU'] for r in runs]) - \
+        np.array([b['mIoU'] for b in refs])
+    mean, std = diffs.mean(), np.std(diffs, ddof=0)
+    return f'{mean:+.1f} ± {std:.1f}', abs(mean) > std
+
+
+def test_paired_differences_table_against_numpy():
+    seeds = lambda *v: [{'mIoU': x} for x in v]  # noqa: E731
+    results = {
+        'source_only': seeds(20.0, 22.0, 18.0),
+        # - source_only: +5, +5, +5 -> ordering
+        'abn': seeds(25.0, 27.0, 23.0),
+        # - abn: 0.5, 0.5, 3.5: mean 1.5 > population std 1.41 (but < the
+        # sample std 1.73): an ordering only with the documented ddof=0
+        'sac': seeds(25.5, 27.5, 26.5),
+        # - abn: -1, +1, 0: within noise; no partner of its own
+        'adaptsegnet': seeds(24.0, 28.0, 23.0),
+    }
+    pairs = [('sac', 'abn'), ('abn', 'source_only')]
+    text = paired_differences_table(results, 'source_only', pairs)
+    header, rows = _cells(text)
+    assert header == ['method', '- source_only', 'ordering',
+                      'ablation partner', '- partner', 'ordering']
+    assert 'source_only' not in rows  # the reference has no row
+    assert list(rows) == ['abn', 'sac', 'adaptsegnet']
+    partners = dict(pairs)
+    for name, row in rows.items():
+        cell, ordered = _expected_difference(results[name],
+                                             results['source_only'])
+        assert row[1] == cell, name
+        sign = '>' if cell.startswith('+') else '<'
+        assert row[2] == (f'{name} {sign} source_only' if ordered
+                          else 'within noise'), name
+        if name not in partners:
+            assert row[3:] == ['', '', ''], name
+            continue
+        partner = partners[name]
+        cell, ordered = _expected_difference(results[name], results[partner])
+        assert row[3:5] == [partner, cell], name
+        sign = '>' if cell.startswith('+') else '<'
+        assert row[5] == (f'{name} {sign} {partner}' if ordered
+                          else 'within noise'), name
+    # the cases the numbers were chosen for
+    assert rows['sac'][5] == 'sac > abn'
+    assert rows['abn'][5] == 'abn > source_only'
+    # without a baseline: the partner columns only
+    _, rows = _cells(paired_differences_table(results, None, pairs))
+    assert rows['sac'][1:3] == ['', ''] and rows['sac'][3] == 'abn'
+    assert 'source_only' in rows
+
+
+def test_paired_differences_below_noise_and_one_seed():
+    results = {'base': [{'mIoU': 10.0}, {'mIoU': 10.0}],
+               'm': [{'mIoU': 11.0}, {'mIoU': 8.0}]}  # -1 +- 2: noise
+    _, rows = _cells(paired_differences_table(results, 'base', []))
+    assert rows['m'][1:3] == ['-0.5 ± 1.5', 'within noise']
+    # one seed: std 0, any non-zero difference orders, zero does not
+    one = {'base': [{'mIoU': 10.0}], 'a': [{'mIoU': 9.0}],
+           'b': [{'mIoU': 10.0}]}
+    _, rows = _cells(paired_differences_table(one, 'base', []))
+    assert rows['a'][2] == 'a < base' and rows['b'][2] == 'within noise'
+
+
+def test_timing_table_against_numpy():
+    timings = {
+        'sac': [dict(train_s=300.0, separate_test_s=30.0),
+                dict(train_s=420.0),  # no separate test: counts 0 s
+                {}],  # reused without a record: not in the mean
+        'mrnet_stage2': [dict(train_s=60.0, pseudo_labels_s=120.0),
+                         dict(train_s=90.0, pseudo_labels_s=150.0)],
+        'oracle': [{}],  # no record at all: no row
+        # three seeds, skewed: the mean (3 min) is not the median (2 min)
+        'abn': [dict(train_s=60.0), dict(train_s=120.0),
+                dict(train_s=360.0)],
+    }
+    text = timing_table(timings, iterations={'sac': '800 + 400'})
+    header, rows = _cells(text)
+    assert header == ['run', 'iterations', 'train', 'separate test',
+                      'pseudo labels', 'total (min)']
+    assert list(rows) == ['sac', 'mrnet_stage2', 'abn']
+    keys = ['train_s', 'separate_test_s', 'pseudo_labels_s']
+    grand_total = 0.0
+    for name, row in rows.items():
+        recorded = [t for t in timings[name] if t]
+        minutes = np.array([[t.get(k, 0.0) / 60 for k in keys]
+                            for t in recorded])
+        means = minutes.mean(axis=0)
+        assert row[2:5] == [f'{m:.2f}' for m in means], name
+        assert row[5] == f'{means.sum():.2f}', name
+        grand_total += minutes.sum()
+    assert rows['sac'][1] == '800 + 400' and rows['mrnet_stage2'][1] == ''
+    assert rows['sac'][2:] == ['6.00', '0.25', '0.00', '6.25']
+    assert f'Sum over all runs and seeds: {grand_total:.1f} min' in text
+    assert rows['abn'][2] == '3.00'
+    # 750 + 420 + 540 s
+    assert 'Sum over all runs and seeds: 28.5 min' in text
+    # without iterations: no iterations column
+    header, _ = _cells(timing_table(timings))
+    assert header == ['run', 'train', 'separate test', 'pseudo labels',
+                      'total (min)']

@@ -3,7 +3,6 @@ RectifiedPseudoLabelLoss and the stage-II configs."""
 import json
 import os
 import os.path as osp
-import subprocess
 import sys
 
 import numpy as np
@@ -18,6 +17,8 @@ from PIL import Image
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 from helpers.formats import make_cityscapes, random_ids  # noqa: E402
+from helpers.pseudo_label_tool import (gen_pseudo_labels_cmd,  # noqa: E402
+                                       run_tool, save_stage1)
 
 import mmseg_uda  # noqa: E402,F401
 from mmseg.registry import DATASETS, MODELS  # noqa: E402
@@ -71,18 +72,24 @@ def tiny_model_cfg(fuse_mode='prob'):
             test_cfg=dict(mode='whole')))
 
 
-@pytest.fixture(scope='module')
-def model():
-    torch.manual_seed(0)
+def confident_model(seed, scale=1000.):
+    """The tiny network with random weights of ``seed`` and confident,
+    spatially varying predictions: the classifiers' weights multiplied by
+    ``scale`` (logits of std ~2 for 1000) and their (spatially constant)
+    biases zeroed."""
+    torch.manual_seed(seed)
     m = MODELS.build(tiny_model_cfg())
-    # confident, spatially varying predictions of the random network:
-    # logits of std ~2 without the (spatially constant) bias
     with torch.no_grad():
         for conv in list(m.segmentor.decode_head.conv_seg.convs) + list(
                 m.segmentor.decode_head.conv_seg_aux.convs):
-            conv.weight.mul_(1000.)
+            conv.weight.mul_(scale)
             conv.bias.zero_()
     return m.eval()
+
+
+@pytest.fixture(scope='module')
+def model():
+    return confident_model(0)
 
 
 @pytest.fixture(scope='module')
@@ -256,14 +263,7 @@ def test_generate_values_resolution_and_resume(model, target):
 @pytest.fixture(scope='module')
 def other_model():
     """A second stage-I model: same architecture, other weights."""
-    torch.manual_seed(1)
-    m = MODELS.build(tiny_model_cfg())
-    with torch.no_grad():
-        for conv in list(m.segmentor.decode_head.conv_seg.convs) + list(
-                m.segmentor.decode_head.conv_seg_aux.convs):
-            conv.weight.mul_(1000.)
-            conv.bias.zero_()
-    return m.eval()
+    return confident_model(1)
 
 
 def _files(folder):
@@ -489,20 +489,10 @@ def test_init_model_from_uda_checkpoint(model, tmp_path):
 @pytest.mark.slow
 def test_tool_end_to_end(model, other_model, target, tmp_path):
     """The command-line tool writes the same labels as the API."""
-    ckpt = str(tmp_path / 'stage1.pth')
-    torch.save(dict(state_dict=model.state_dict()), ckpt)
-    cfg = _uda_config(target['root'])
-    cfg.default_scope = 'mmseg'
-    cfg_path = str(tmp_path / 'stage1.py')
-    cfg.dump(cfg_path)
+    cfg_path, ckpt = save_stage1(model, _uda_config(target['root']),
+                                 tmp_path)
     out = str(tmp_path / 'tool_out')
-    env = dict(os.environ, PYTHONPATH=REPO, CUDA_VISIBLE_DEVICES='')
-    proc = subprocess.run([
-        sys.executable,
-        osp.join(REPO, 'tools', 'gen_pseudo_labels.py'), cfg_path, ckpt,
-        '--out', out, '--device', 'cpu'
-    ], capture_output=True, text=True, env=env, timeout=120)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_tool(gen_pseudo_labels_cmd(cfg_path, ckpt, out))
     generate_pseudo_labels(model, target['dataset'], target['out'],
                            progress=False)
     for rel in ('aachen/aachen_000000_000019.png',
@@ -516,18 +506,14 @@ def test_tool_end_to_end(model, other_model, target, tmp_path):
     # issue 12.5: the same folder with another checkpoint is refused, with
     # meta.json untouched; --overwrite regenerates
     before = _files(out)
-    ckpt2 = str(tmp_path / 'stage1_other.pth')
-    torch.save(dict(state_dict=other_model.state_dict()), ckpt2)
-    cmd = [sys.executable, osp.join(REPO, 'tools', 'gen_pseudo_labels.py'),
-           cfg_path, ckpt2, '--out', out, '--device', 'cpu']
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
-                          timeout=120)
+    _, ckpt2 = save_stage1(other_model, _uda_config(target['root']),
+                           tmp_path, 'stage1_other')
+    cmd = gen_pseudo_labels_cmd(cfg_path, ckpt2, out)
+    proc = run_tool(cmd, check=False)
     assert proc.returncode != 0
     assert 'other settings' in proc.stderr and 'checkpoint' in proc.stderr
     assert _files(out) == before
-    proc = subprocess.run(cmd + ['--overwrite'], capture_output=True,
-                          text=True, env=env, timeout=120)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_tool(cmd + ['--overwrite'])
     meta = json.load(open(osp.join(out, 'meta.json')))
     assert meta['checkpoint'] == osp.abspath(ckpt2)
     assert meta['fusion'] == 'prob' and meta['tta'] is False
@@ -544,22 +530,12 @@ def test_tool_end_to_end(model, other_model, target, tmp_path):
 def test_tool_release_options(logit_model, target, tmp_path):
     """--fusion logit --scales 1.0 1.25 (the release's stage II): the head's
     fuse_mode and the TTA views x flip, as the API gives them."""
-    ckpt = str(tmp_path / 'stage1.pth')
-    torch.save(dict(state_dict=logit_model.state_dict()), ckpt)
-    cfg = _uda_config(target['root'])
-    cfg.default_scope = 'mmseg'
-    cfg_path = str(tmp_path / 'stage1.py')
-    cfg.dump(cfg_path)
+    cfg_path, ckpt = save_stage1(logit_model, _uda_config(target['root']),
+                                 tmp_path)
     out = str(tmp_path / 'tool_out')
-    env = dict(os.environ, PYTHONPATH=REPO, CUDA_VISIBLE_DEVICES='',
-               OMP_NUM_THREADS='1')
-    proc = subprocess.run([
-        sys.executable,
-        osp.join(REPO, 'tools', 'gen_pseudo_labels.py'), cfg_path, ckpt,
-        '--out', out, '--device', 'cpu', '--fusion', 'logit', '--scales',
-        '1.0', '1.25', '--num-workers', '0'
-    ], capture_output=True, text=True, env=env, timeout=120)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_tool(gen_pseudo_labels_cmd(cfg_path, ckpt, out, '--fusion', 'logit',
+                                   '--scales', '1.0', '1.25',
+                                   '--num-workers', '0'))
     meta = json.load(open(osp.join(out, 'meta.json')))
     assert meta['fusion'] == 'logit' and meta['tta'] is True
     assert meta['scales'] == [1.0, 1.25] and meta['flip'] is True

@@ -3,46 +3,22 @@
 The session's small synthetic benchmark (see ``conftest.synthetic_data``)
 is linked into a temporary working directory, so the configs' relative
 ``data/synthetic/...`` roots resolve exactly as for a user. Subprocesses
-run on the CPU (``conftest.cpu_env``).
+run on the CPU (``helpers.train_runs.env``).
 """
 import json
 import math
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
-from conftest import cpu_env
+from helpers.train_runs import LOADERS, TWO_ITERS, run_python
 from helpers.val_log import check_val_metrics
 
 pytestmark = pytest.mark.slow
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-PY = sys.executable
 
-FAST = [
-    # adaptation configs load a start checkpoint by default; not here
-    'load_from=None',
-    'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
-    'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
-    'train_dataloader.persistent_workers=False',
-    'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
-    'test_dataloader.num_workers=0',
-    'test_dataloader.persistent_workers=False',
-    'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=2'
-]
-
-
-def _run(args, cwd):
-    proc = subprocess.run([PY] + args,
-                          cwd=cwd,
-                          env=cpu_env(),
-                          stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT,
-                          text=True,
-                          timeout=600)
-    assert proc.returncode == 0, proc.stdout[-4000:]
-    return proc.stdout
+# from random weights (LOADERS: load_from=None), two iterations
+FAST = LOADERS + TWO_ITERS
 
 
 def train(config, work_dir, cwd, *extra, resume=False):
@@ -54,7 +30,7 @@ def train(config, work_dir, cwd, *extra, resume=False):
     if resume:
         args.append('--resume')
     args += ['--cfg-options'] + FAST + list(extra)
-    return _run(args, cwd)
+    return run_python(args, cwd)
 
 
 @pytest.fixture(scope='module')
@@ -101,7 +77,7 @@ def test_resume_and_test_tool(bench):
     assert 'resumed epoch: 0, iter: 2' in out
     assert 'Iter(train) [3/3]' in out
     metrics = str(work_dir / 'metrics.json')
-    _run([
+    run_python([
         osp.join(ROOT, 'tools', 'test.py'),
         osp.join(ROOT, 'configs', 'synthetic', 'mrnet.py'),
         _last_ckpt(work_dir), '--work-dir',
@@ -121,7 +97,7 @@ def test_run_benchmark_manifest(bench):
     start, MRNet stage I (half) -> pseudo labels -> stage II, the baseline
     continued from its start; it writes the tables and the curves."""
     work_root = bench / 'bench_runs'
-    out = _run([
+    out = run_python([
         osp.join(ROOT, 'tools', 'run_benchmark.py'),
         osp.join(ROOT, 'configs', 'benchmarks', 'synthetic_gta2cs.py'),
         '--runs', 'source_only', 'mrnet_stage2', 'sac', '--work-root',
@@ -152,3 +128,63 @@ def test_run_benchmark_manifest(bench):
     metrics = json.loads(
         (work_root / 'sac' / 'seed0' / 'target_metrics.json').read_text())
     assert f"| sac | 2 + 2 | {metrics['mIoU']:.1f}" in out
+    # evaluated once: the synthetic configs validate on their test split
+    # with their test evaluator, so every run's last validation is its test
+    for run in ('source_start', 'abn_start', 'source_only',
+                'mrnet_stage1_half', 'mrnet_stage2', 'sac'):
+        timing = json.loads(
+            (work_root / run / 'seed0' / 'timing.json').read_text())
+        assert 'train_s' in timing and 'separate_test_s' not in timing, run
+    assert '| separate test |' in table
+    # ... and gives tools/test.py's numbers on the last checkpoint, metric
+    # for metric (the old path; SAC's teacher.* metrics are not test ones)
+    for run, config in (('sac', 'sac.py'), ('mrnet_stage2',
+                                            'mrnet_stage2.py')):
+        work_dir = work_root / run / 'seed0'
+        tested = work_dir / 'tested.json'
+        run_python([
+            osp.join(ROOT, 'tools', 'test.py'),
+            osp.join(ROOT, 'configs', 'synthetic', config),
+            _last_ckpt(work_dir), '--work-dir',
+            str(work_dir / 'test'), '--json-out', str(tested)
+        ], cwd=str(bench))
+        _assert_same_metrics(
+            json.loads((work_dir / 'target_metrics.json').read_text()),
+            json.loads(tested.read_text()), run)
+    # a second invocation reuses every finished run (and reports a
+    # selection without the baseline)
+    again = run_python([
+        osp.join(ROOT, 'tools', 'run_benchmark.py'),
+        osp.join(ROOT, 'configs', 'benchmarks', 'synthetic_gta2cs.py'),
+        '--runs', 'sac', '--work-root', str(work_root)
+    ], cwd=str(bench))
+    assert again.count('reusing') == 2 and 'Iter(train)' not in again
+
+
+def _assert_same_metrics(got, expected, run):
+    assert sorted(got) == sorted(expected), run
+    for key, value in expected.items():
+        same = got[key] == value or (math.isnan(value)
+                                     and math.isnan(got[key]))
+        assert same, (run, key, got[key], value)
+
+
+def test_run_benchmark_tests_separately_where_validation_differs(bench):
+    """A run whose validation differs from its test (here: the validation
+    also computes mDice) is evaluated by tools/test.py on its last
+    checkpoint, timed as a separate test."""
+    work_root = bench / 'bench_fallback'
+    out = run_python([
+        osp.join(ROOT, 'tools', 'run_benchmark.py'),
+        osp.join(ROOT, 'configs', 'benchmarks', 'synthetic_gta2cs.py'),
+        '--runs', 'oracle', '--work-root', str(work_root),
+        '--cfg-options'
+    ] + FAST + ['val_evaluator.iou_metrics=[mIoU,mDice]'], cwd=str(bench))
+    work_dir = work_root / 'oracle' / 'seed0'
+    assert 'validation and test differ' in out
+    assert not (work_dir / 'final_val_metrics.json').exists()
+    metrics = json.loads((work_dir / 'target_metrics.json').read_text())
+    assert 'mIoU' in metrics and 'mDice' not in metrics  # the test's own
+    assert 'mDice' in out  # the training validated with its own evaluator
+    timing = json.loads((work_dir / 'timing.json').read_text())
+    assert timing['separate_test_s'] > 0

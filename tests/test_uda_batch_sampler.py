@@ -14,7 +14,7 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from conftest import build_optim, build_uda, make_batch, sac_cfg  # noqa
-from helpers.formats import make_cityscapes, make_gta5, random_ids  # noqa
+from helpers.formats import make_gta5_and_cityscapes  # noqa
 
 from mmseg.registry import MODELS  # noqa: E402
 from mmseg_uda.engine.hooks import EMATeacherHook  # noqa: E402
@@ -26,15 +26,7 @@ init_default_scope('mmseg')
 
 @pytest.fixture
 def uda_dataset_cfg(tmp_path):
-    gta = str(tmp_path / 'gta')
-    make_gta5(gta, [random_ids((4, 6), range(34), seed=s) for s in range(7)])
-    cs = str(tmp_path / 'cityscapes')
-    make_cityscapes(
-        cs, 'train', {
-            f'city/city_{k:06d}_000019': random_ids((5, 7), range(34), seed=k)
-            for k in range(5)
-        },
-        write_labels=False)
+    gta, cs = make_gta5_and_cityscapes(tmp_path, num_source=7)
     return dict(
         type='UDADataset',
         source=dict(type='GTA5Dataset', data_root=gta, pipeline=[

@@ -8,7 +8,7 @@ import torch
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
-from helpers.formats import (make_cityscapes, make_gta5,  # noqa: E402
+from helpers.formats import (make_gta5_and_cityscapes,  # noqa: E402
                              make_synthia, random_ids)
 
 from mmengine.dataset import pseudo_collate  # noqa: E402
@@ -36,15 +36,7 @@ TGT_PIPELINE = [
 
 @pytest.fixture
 def roots(tmp_path):
-    gta = str(tmp_path / 'gta')
-    make_gta5(gta, [random_ids((4, 6), range(34), seed=s) for s in range(3)])
-    cs = str(tmp_path / 'cityscapes')
-    make_cityscapes(
-        cs, 'train', {
-            f'city/city_{k:06d}_000019': random_ids((5, 7), range(34), seed=k)
-            for k in range(5)
-        },
-        write_labels=False)
+    gta, cs = make_gta5_and_cityscapes(tmp_path, num_source=3)
     synthia = str(tmp_path / 'synthia')
     make_synthia(synthia, [random_ids((4, 6), range(23), seed=0)])
     return dict(gta=gta, cs=cs, synthia=synthia)

@@ -28,7 +28,6 @@ writes the gathered result.
 """
 import argparse
 import copy
-import os
 import os.path as osp
 import sys
 
@@ -36,7 +35,7 @@ sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 from mmengine.dataset import pseudo_collate  # noqa: E402
 from mmengine.dist import all_gather_object, get_dist_info  # noqa: E402
 from mmengine.fileio import dump  # noqa: E402
@@ -50,8 +49,8 @@ from mmseg_uda.engine.samplers.class_balanced_sampler import (  # noqa: E402
     STAT_MODES, finalize_class_stats, per_image_class_stats)
 from mmseg_uda.models.uda.student_outputs import (  # noqa: E402
     prediction_probabilities)
-from mmseg_uda.utils.device_config import adapt_cfg_to_device  # noqa: E402
-from mmseg_uda.utils.dist_utils import setup_distributed  # noqa: E402
+from mmseg_uda.utils.tool_config import (add_config_arguments,  # noqa: E402
+                                         export_local_rank, load_tool_config)
 
 
 def parse_args():
@@ -75,21 +74,8 @@ def parse_args():
         '--keep-pipeline',
         action='store_true',
         help="keep the dataset's own pipeline instead of test_pipeline")
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, key=value pairs')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_config_arguments(parser)
+    return export_local_rank(parser.parse_args())
 
 
 def select_dataset_cfg(cfg: Config, key: str, keep_pipeline: bool) -> dict:
@@ -132,11 +118,7 @@ def image_class_stats(model, data: dict, mode: str) -> torch.Tensor:
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    adapt_cfg_to_device(cfg)
-    setup_distributed(args.launcher, cfg)
+    cfg = load_tool_config(args)
     rank, world_size = get_dist_info()
     init_default_scope(cfg.get('default_scope', 'mmseg'))
 

@@ -60,14 +60,12 @@ default 1: no cap), and always rewrites ``DIR/<rel>.png`` from raw + conf.
 and kept fractions; a per-class table is logged.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 
 import torch  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.dist import get_dist_info  # noqa: E402
 from mmengine.logging import MMLogger, print_log  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
@@ -76,8 +74,8 @@ import mmseg_uda  # noqa: E402,F401  (registers components, safe checkpoints)
 from mmseg_uda.apis import (build_target_dataset,  # noqa: E402
                             generate_pseudo_labels, init_model)
 from mmseg_uda.apis.pseudo_labels import DEFAULT_TTA_SCALES  # noqa: E402
-from mmseg_uda.utils.device_config import adapt_cfg_to_device  # noqa: E402
-from mmseg_uda.utils.dist_utils import setup_distributed  # noqa: E402
+from mmseg_uda.utils.tool_config import (add_config_arguments,  # noqa: E402
+                                         export_local_rank, load_tool_config)
 
 
 def parse_args():
@@ -134,21 +132,11 @@ def parse_args():
         default=None,
         help="'cuda' or 'cpu' (default: cuda when available)")
     parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, key=value pairs')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch'],
-        default='none',
-        help='job launcher')
-    parser.add_argument(
         '--num-workers',
         type=int,
         default=2,
         help='data-loading worker processes (default 2)')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_config_arguments(parser, launchers=('none', 'pytorch'))
     return _checked(parser, parser.parse_args())
 
 
@@ -172,19 +160,13 @@ def _checked(parser, args):
         if not 0 < args.max_threshold <= 1:
             parser.error(f'--max-threshold must be in (0, 1], got '
                          f'{args.max_threshold}')
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    return export_local_rank(args)
 
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    adapt_cfg_to_device(cfg)
+    cfg = load_tool_config(args)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
-    setup_distributed(args.launcher, cfg)
     rank, world_size = get_dist_info()
     MMLogger.get_instance(
         'mmseg_uda', log_level='INFO' if rank == 0 else 'ERROR')

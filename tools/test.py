@@ -18,13 +18,13 @@ import sys
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 
-from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.dist import get_rank  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import mmseg_uda  # noqa: E402,F401
-from mmseg_uda.utils.device_config import adapt_cfg_to_device  # noqa: E402
-from mmseg_uda.utils.dist_utils import setup_distributed  # noqa: E402
+from mmseg_uda.utils.tool_config import (add_config_arguments,  # noqa: E402
+                                         export_local_rank, load_tool_config,
+                                         set_work_dir)
 
 
 def parse_args():
@@ -47,36 +47,14 @@ def parse_args():
         default='student',
         help="network to evaluate: 'student' (default) or 'teacher' (SAC's "
         'momentum teacher)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, key=value pairs')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_config_arguments(parser)
+    return export_local_rank(parser.parse_args())
 
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    adapt_cfg_to_device(cfg)
-    setup_distributed(args.launcher, cfg)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_tool_config(args)
+    set_work_dir(cfg, args.config, args.work_dir)
     cfg.load_from = args.checkpoint
     if args.model != 'student':
         if cfg.model.get('type') != 'UDASegmentor':

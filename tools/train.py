@@ -3,24 +3,29 @@
 Usage::
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume] [--amp]
-        [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+        [--val-json-out FILE] [--cfg-options k=v ...]
+        [--launcher none|pytorch|slurm|mpi]
+
+``--val-json-out FILE`` writes the metrics of the validation at the last
+iteration as ``tools/test.py --json-out`` would write them for the last
+checkpoint (``FinalValMetricsHook``; nothing is written when the config
+validates differently from how it tests, or when training stops early).
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 
-from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import mmseg_uda  # noqa: E402,F401  (registers components, safe checkpoints)
 from mmseg.registry import RUNNERS  # noqa: E402
 from mmseg_uda.utils.amp import enable_amp  # noqa: E402
-from mmseg_uda.utils.device_config import adapt_cfg_to_device  # noqa: E402
-from mmseg_uda.utils.dist_utils import setup_distributed  # noqa: E402
 from mmseg_uda.utils.resume import resolve_resume  # noqa: E402
+from mmseg_uda.utils.tool_config import (add_config_arguments,  # noqa: E402
+                                         export_local_rank, load_tool_config,
+                                         set_work_dir)
 from mmseg_uda.utils.train_cfg_check import check_train_loop_cfg  # noqa: E402
 
 
@@ -45,38 +50,22 @@ def parse_args():
         '(AmpOptimWrapper) on a GPU, bfloat16 autocast '
         '(BF16AutocastOptimWrapper) on the CPU')
     parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, key=value pairs '
-        '(lists as key="[a,b]")')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+        '--val-json-out',
+        help='write the metrics of the validation at the last iteration to '
+        'this JSON file (as tools/test.py --json-out on the last checkpoint)')
+    add_config_arguments(parser)
+    return export_local_rank(parser.parse_args())
 
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    check_train_loop_cfg(cfg)
-    adapt_cfg_to_device(cfg)
-    setup_distributed(args.launcher, cfg)
-
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_tool_config(args, check=check_train_loop_cfg)
+    set_work_dir(cfg, args.config, args.work_dir)
+    if args.val_json_out:
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+            dict(type='FinalValMetricsHook',
+                 out_file=osp.abspath(args.val_json_out))
+        ]
     if args.amp:
         enable_amp(cfg)
     resolve_resume(cfg, args.resume)

@@ -67,11 +67,6 @@ class CityscapesRawDataset(MappedLabelMixin, CityscapesDataset):
                     f'19-class train ids, label_mapping={label_mapping!r} '
                     "needs the raw '_gtFine_labelIds.png' files")
             label_mapping = None  # already train ids
-        self._init_label_mapping(
-            label_mapping, with_labels,
-            reduce_zero_label=kwargs.get('reduce_zero_label', False))
-        super().__init__(
-            img_suffix=img_suffix,
-            seg_map_suffix=seg_map_suffix,
-            data_prefix=data_prefix,
-            **kwargs)
+        self._init_mapped_dataset(
+            label_mapping, with_labels, img_suffix=img_suffix,
+            seg_map_suffix=seg_map_suffix, data_prefix=data_prefix, **kwargs)

@@ -55,11 +55,6 @@ class GTA5Dataset(MappedLabelMixin, BaseSegDataset):
                  data_prefix: dict = dict(
                      img_path='images', seg_map_path='labels'),
                  **kwargs) -> None:
-        self._init_label_mapping(
-            label_mapping, with_labels,
-            reduce_zero_label=kwargs.get('reduce_zero_label', False))
-        super().__init__(
-            img_suffix=img_suffix,
-            seg_map_suffix=seg_map_suffix,
-            data_prefix=data_prefix,
-            **kwargs)
+        self._init_mapped_dataset(
+            label_mapping, with_labels, img_suffix=img_suffix,
+            seg_map_suffix=seg_map_suffix, data_prefix=data_prefix, **kwargs)

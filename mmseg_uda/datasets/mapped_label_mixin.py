@@ -33,8 +33,9 @@ class MappedLabelMixin:
 
     Subclasses set ``DEFAULT_LABEL_MAPPING`` (its label space is used when
     ``label_mapping`` is None) and ``ID_SPACE`` (the raw id space of their
-    label files, which a mapping must read), and call
-    :meth:`_init_label_mapping` in ``__init__`` before ``super().__init__``.
+    label files, which a mapping must read), and build themselves with
+    :meth:`_init_mapped_dataset` (the label space first, then the mmseg base
+    class).
     """
 
     DEFAULT_LABEL_MAPPING: str = ''
@@ -78,6 +79,22 @@ class MappedLabelMixin:
         # Instance attribute shadowing the class attribute: read by
         # ``_load_metainfo`` / ``get_label_map`` below.
         self.METAINFO = get_label_space(space)
+
+    def _init_mapped_dataset(self,
+                             label_mapping: Optional[str],
+                             with_labels: bool,
+                             label_channel: Optional[str] = None,
+                             **kwargs) -> None:
+        """:meth:`_init_label_mapping` (with ``kwargs``'
+        ``reduce_zero_label``), then the ``__init__`` of the mmseg dataset
+        class that follows this mixin, with ``kwargs`` (suffixes,
+        ``data_prefix``, ``data_root``, ``pipeline``...)."""
+        self._init_label_mapping(
+            label_mapping,
+            with_labels,
+            label_channel=label_channel,
+            reduce_zero_label=kwargs.get('reduce_zero_label', False))
+        super().__init__(**kwargs)
 
     # ``BaseDataset._load_metainfo`` and ``BaseSegDataset.get_label_map`` are
     # classmethods that only read ``cls.METAINFO``; running their functions

@@ -52,11 +52,6 @@ class RobotCarDataset(MappedLabelMixin, BaseSegDataset):
                  data_prefix: dict = dict(
                      img_path='val', seg_map_path='anno'),
                  **kwargs) -> None:
-        self._init_label_mapping(
-            label_mapping, with_labels,
-            reduce_zero_label=kwargs.get('reduce_zero_label', False))
-        super().__init__(
-            img_suffix=img_suffix,
-            seg_map_suffix=seg_map_suffix,
-            data_prefix=data_prefix,
-            **kwargs)
+        self._init_mapped_dataset(
+            label_mapping, with_labels, img_suffix=img_suffix,
+            seg_map_suffix=seg_map_suffix, data_prefix=data_prefix, **kwargs)

@@ -57,13 +57,7 @@ class SynthiaDataset(MappedLabelMixin, BaseSegDataset):
                  data_prefix: dict = dict(
                      img_path='RGB', seg_map_path='GT/LABELS'),
                  **kwargs) -> None:
-        self._init_label_mapping(
-            label_mapping,
-            with_labels,
-            label_channel=label_channel,
-            reduce_zero_label=kwargs.get('reduce_zero_label', False))
-        super().__init__(
-            img_suffix=img_suffix,
-            seg_map_suffix=seg_map_suffix,
-            data_prefix=data_prefix,
-            **kwargs)
+        self._init_mapped_dataset(
+            label_mapping, with_labels, label_channel=label_channel,
+            img_suffix=img_suffix, seg_map_suffix=seg_map_suffix,
+            data_prefix=data_prefix, **kwargs)

@@ -1,9 +1,11 @@
 """Summaries of benchmark runs: accuracy tables, gap closed, mIoU curves.
 
 Used by ``tools/run_benchmark.py``; pure functions over the files a run
-leaves in its work dir (``target_metrics.json`` from ``tools/test.py
---json-out`` and MMEngine's ``<timestamp>/vis_data/scalars.json``), so a
-table or plot can be rebuilt from finished runs without training.
+leaves in its work dir (``target_metrics.json``: the last validation's
+metrics from ``tools/train.py --val-json-out``, or ``tools/test.py
+--json-out``; ``timing.json``; MMEngine's
+``<timestamp>/vis_data/scalars.json``), so a table or plot can be rebuilt
+from finished runs without training.
 """
 import glob
 import json
@@ -140,15 +142,18 @@ def paired_differences_table(results: Dict[str, List[dict]],
 def timing_table(timings: Dict[str, List[dict]],
                  iterations: Optional[Dict[str, str]] = None) -> str:
     """Markdown table of wall times (minutes, mean over seeds) per run:
-    training, evaluation, pseudo labels, total.
+    training (with its validations), a separate test, pseudo labels, total.
 
     Args:
-        timings: run name -> per-seed dicts with ``train_s``, ``test_s``
-            and optionally ``pseudo_labels_s`` (runs reused from an earlier
-            invocation without a record are left out of the mean).
+        timings: run name -> per-seed dicts with ``train_s`` and optionally
+            ``separate_test_s`` (``tools/test.py`` where the run's last
+            validation could not stand for the test) and
+            ``pseudo_labels_s`` (a missing entry counts 0 s; runs reused
+            from an earlier invocation without a record are left out of the
+            mean).
         iterations: optional run name -> its iterations text.
     """
-    keys = [('train_s', 'train'), ('test_s', 'test'),
+    keys = [('train_s', 'train'), ('separate_test_s', 'separate test'),
             ('pseudo_labels_s', 'pseudo labels')]
     header = ['run'] + (['iterations'] if iterations else []) + \
         [label for _, label in keys] + ['total (min)']

@@ -5,6 +5,7 @@ this helper arranges them into the release layouts of GTA5, SYNTHIA, Cityscapes 
 Oxford RobotCar under a temporary root, and returns what was written so that
 tests can compute their own expectations.
 """
+import os.path as osp
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
@@ -136,3 +137,22 @@ def make_robotcar(root: str,
         formats.save_robotcar_label(ids, lbl_path)
         val.append(Sample(img_path, lbl_path, ids, img))
     return train, val
+
+
+def make_gta5_and_cityscapes(root: str, num_source: int,
+                             num_target: int = 5) -> Tuple[str, str]:
+    """A small UDA pair under ``root``: ``gta/`` with ``num_source`` random
+    GTA5 samples (4x6) and ``cityscapes/`` with ``num_target`` unlabelled
+    Cityscapes train images (5x7, ``city/city_<k>_000019``); return the two
+    roots."""
+    gta = osp.join(str(root), 'gta')
+    make_gta5(gta, [random_ids((4, 6), range(34), seed=s)
+                    for s in range(num_source)])
+    cs = osp.join(str(root), 'cityscapes')
+    make_cityscapes(
+        cs, 'train', {
+            f'city/city_{k:06d}_000019': random_ids((5, 7), range(34), seed=k)
+            for k in range(num_target)
+        },
+        write_labels=False)
+    return gta, cs

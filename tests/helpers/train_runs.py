@@ -35,6 +35,9 @@ LOADERS = [
     'test_dataloader.persistent_workers=False',
     'default_hooks.logger.interval=1'
 ]
+# two iterations, validated and checkpointed at the second
+TWO_ITERS = ['train_cfg.max_iters=2', 'train_cfg.val_interval=2',
+             'default_hooks.checkpoint.interval=2']
 # Transforms without randomness (the synthetic 512x256 images are resized to
 # exactly the 256x128 crop size; no flips), for comparisons between runs
 # whose processes draw different random numbers.
@@ -72,6 +75,12 @@ def run(args: Sequence[str], cwd: str, timeout: int = 600, **env_extra) -> str:
         timeout=timeout)
     assert proc.returncode == 0, proc.stdout[-6000:]
     return proc.stdout
+
+
+def run_python(args: Sequence[str], cwd: str, timeout: int = 600,
+               **env_extra) -> str:
+    """:func:`run` of ``python ARGS`` (a tool and its options)."""
+    return run([PY] + list(args), cwd, timeout, **env_extra)
 
 
 _GENERATED: Dict[str, str] = {}

@@ -6,3 +6,4 @@ from .uda_dataset_check_hook import UDADatasetCheckHook  # noqa: F401
 from .uda_visualization_hook import UDAVisualizationHook  # noqa: F401
 from .label_free_signals_hook import LabelFreeSignalsHook  # noqa: F401
 from .teacher_eval_hook import TeacherEvalHook  # noqa: F401
+from .final_val_metrics_hook import FinalValMetricsHook  # noqa: F401
