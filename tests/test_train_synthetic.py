@@ -159,6 +159,13 @@ def test_run_benchmark_manifest(bench):
         '--runs', 'sac', '--work-root', str(work_root)
     ], cwd=str(bench))
     assert again.count('reusing') == 2 and 'Iter(train)' not in again
+    # a selection of starts alone trains (here: reuses) them, no report
+    starts = run_python([
+        osp.join(ROOT, 'tools', 'run_benchmark.py'),
+        osp.join(ROOT, 'configs', 'benchmarks', 'synthetic_gta2cs.py'),
+        '--runs', 'source_start', '--work-root', str(work_root)
+    ], cwd=str(bench))
+    assert starts.count('reusing') == 1 and 'no report' in starts
 
 
 def _assert_same_metrics(got, expected, run):

@@ -331,6 +331,10 @@ def main():
     t0 = time.time()
     results = Runner(runs, args.work_root, args.cfg_options,
                      env).run_all(args.seeds, args.jobs)
+    if not any(run['row'] for run in runs.values()):
+        print(f'[bench] trained {", ".join(runs)}: starts only, no table '
+              'row among them, so no report', flush=True)
+        return
     text, curves = report(args, runs, baseline, oracle, pairs, results,
                           time.time() - t0)
     print('\n' + text)
