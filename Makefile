@@ -3,7 +3,8 @@
 #                   benchmark protocol on seed 0 for source-only, MRNet I and
 #                   II, SAC (with the shared source-only and ABN starts; 2 runs
 #                   at a time on 2 CPU cores), print the tables
-#   make test       set up .venv and run the test suite
+#   make test       set up .venv and run the test suite (2 pytest-xdist
+#                   workers: 7.5 min on 2 cores; TEST_WORKERS=0: one process)
 # More:
 #   make bench-accuracy  the manifests of configs/benchmarks/ (oracle, shared
 #                   starts, source-only, AdaptSegNet, MRNet I/II, ABN, SAC,
@@ -18,6 +19,8 @@ BENCH := configs/benchmarks
 DEMO_RUNS ?= source_only mrnet mrnet_stage2 sac
 SEEDS ?= 0 1 2
 JOBS ?= 2
+# test processes (pytest-xdist); TEST_WORKERS=0 runs the suite in one process
+TEST_WORKERS ?= 2
 
 .PHONY: setup data demo bench-accuracy bench-speed test clean-demo
 
@@ -51,7 +54,7 @@ bench-speed: setup
 	OMP_NUM_THREADS=1 $(PY) tools/benchmark.py --out docs/results/speed_cpu.md
 
 test: setup
-	$(PY) -m pytest tests -q -p no:cacheprovider
+	$(PY) -m pytest tests -q -p no:cacheprovider -n $(TEST_WORKERS)
 
 clean-demo:
 	rm -rf work_dirs/demo

@@ -14,8 +14,9 @@ VENV="$ROOT/.venv"
 PY="${PYTHON:-python3}"
 WHEELS="${MMSEG_UDA_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mmseg_uda/wheels}"
 STAMP="$VENV/.mmseg_uda_setup"
-# Everything the stamp vouches for; changing the pins or setup.py re-runs setup.
-SIG="$(cat "$ROOT/setup.py" "$ROOT/tools/setup_env.sh" | sha1sum | cut -d' ' -f1)"
+# Everything the stamp vouches for; changing the pins, the requirement files or
+# setup.py re-runs setup.
+SIG="$(cat "$ROOT/setup.py" "$ROOT/tools/setup_env.sh" "$ROOT"/requirements/*.txt | sha1sum | cut -d' ' -f1)"
 
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$SIG" ]; then
   exit 0
