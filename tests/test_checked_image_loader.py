@@ -71,3 +71,24 @@ def test_zero_byte_image_error_names_the_file(tmp_path, monkeypatch,
     open(path, 'wb').close()
     with pytest.raises(OSError, match=path):
         ds[0]
+
+
+def test_infer_reader_refuses_a_png_without_its_end(tmp_path):
+    """tools/infer.py's reader applies the training loader's check: a PNG
+    cut before its IEND chunk is refused naming the file and the cause
+    (whatever the decoder would make of it)."""
+    import cv2
+    import numpy as np
+
+    from mmseg_uda.apis.inference import ImageReadError, read_image
+    path = str(tmp_path / 'cut.png')
+    img = np.random.RandomState(0).randint(0, 255, (16, 24, 3), np.uint8)
+    cv2.imwrite(path, img)
+    assert read_image(path).shape == (16, 24, 3)
+    with open(path, 'rb') as f:
+        data = f.read()
+    with open(path, 'wb') as f:
+        f.write(data[:-12])  # drop the IEND chunk
+    with pytest.raises(ImageReadError,
+                       match=r'cut\.png is a truncated .*IEND'):
+        read_image(path)

@@ -579,9 +579,9 @@ def report(times: Dict[str, Tuple[float, float]],
                 'peak RSS growth')
         lines.append(f'| {a} / {b} step peak memory ({what}) | '
                      f'{_mib(pa)} / {_mib(pb)} = '
-                     f'{overhead(pa, pb) * 100:+.1f}% | '
-                     f'< +{PAPER_TEACHER_OVERHEAD * 100:.0f}% (SAC paper, '
-                     'teacher) |')
+                     f'{overhead(pa, pb) * 100:+.1f}% | whole steps (views, '
+                     'teacher, noise); not the SAC paper\'s teacher-only '
+                     f'< +{PAPER_TEACHER_OVERHEAD * 100:.0f}% |')
     for k, rec in memory.items():
         t_bytes, s_bytes = rec.get('teacher_bytes'), rec['student_bytes']
         if t_bytes is not None:

@@ -261,10 +261,7 @@ def build_network(deploy_cfg: Config, state_dict: Dict[str, torch.Tensor],
     strictly (every weight present, nothing left over), in eval mode."""
     init_default_scope(deploy_cfg.get('default_scope', 'mmseg'))
     model = MODELS.build(copy.deepcopy(deploy_cfg.model))
-    missing, unexpected = model.load_state_dict(state_dict, strict=False)
-    if missing or unexpected:
-        raise KeyError(f'exported weights do not match the model: missing '
-                       f'{missing[:5]}, unexpected {unexpected[:5]}')
+    model.load_state_dict(state_dict)  # strict: names missing/extra keys
     model.cfg = deploy_cfg
     model.dataset_meta = dataset_meta or deploy_cfg.get('dataset_meta')
     return model.to(device).eval()

@@ -23,6 +23,7 @@ from mmengine.fileio import get as read_bytes
 from mmengine.registry import init_default_scope
 from PIL import Image
 
+from ..datasets.formats import check_image_bytes
 from .export import (build_network, dataset_meta_of, deploy_config,
                      load_training_checkpoint, network_state_dict)
 
@@ -42,10 +43,12 @@ def read_image(path: str) -> np.ndarray:
     gives), or raise :class:`ImageReadError` naming the file."""
     try:
         data = read_bytes(path)
+        # the training loader's check (LoadCheckedImageFromFile): empty
+        # files and truncated PNGs, which decoders may half-decode
+        check_image_bytes(data, path)
     except OSError as e:
         raise ImageReadError(f'cannot read {path}: {e}') from e
-    img = mmcv.imfrombytes(data, flag='color', backend='cv2') \
-        if data else None
+    img = mmcv.imfrombytes(data, flag='color', backend='cv2')
     if img is None:
         raise ImageReadError(
             f'cannot decode {path}: empty, truncated or not an image')

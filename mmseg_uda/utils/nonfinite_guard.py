@@ -1,16 +1,15 @@
 """The non-finite loss / gradient policy of the UDA updates."""
 import logging
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import torch
-import torch.distributed as torch_dist
 import torch.nn as nn
 from mmengine.logging import print_log
 from torch import Tensor
 from torch._utils import _unflatten_dense_tensors
 from torch.nn.utils import get_total_norm
 
-from mmengine.dist import get_world_size
+from mmengine.dist import all_reduce
 
 NONFINITE_POLICIES = ('skip', 'raise')
 
@@ -94,18 +93,12 @@ class NonFiniteGuard:
 
     Args:
         policy (str): ``'skip'`` or ``'raise'``. Defaults to 'skip'.
-        world_size (callable): Returns the number of processes (the loss
-            test is all-reduced when > 1). Defaults to mmengine's
-            ``get_world_size``.
-        owner (str): Name of the model in messages.
         max_consecutive_skips (int): Consecutive skipped updates of one
             part that stop the run; 0 never stops. Defaults to 20.
     """
 
     def __init__(self,
                  policy: str = 'skip',
-                 world_size: Callable[[], int] = get_world_size,
-                 owner: str = 'UDASegmentor',
                  max_consecutive_skips: int = 20) -> None:
         if policy not in NONFINITE_POLICIES:
             raise ValueError(f'nonfinite_policy must be one of '
@@ -114,8 +107,6 @@ class NonFiniteGuard:
             raise ValueError('nonfinite_max_consecutive_skips must be >= 0 '
                              f'(0: never stop), got {max_consecutive_skips}')
         self.policy = policy
-        self.world_size = world_size
-        self.owner = owner
         self.max_consecutive_skips = max_consecutive_skips
         self.consecutive: Dict[str, int] = {}
 
@@ -171,13 +162,13 @@ class NonFiniteGuard:
             snapshot.restore()
         if self.policy == 'raise':
             raise NonFiniteLossError(
-                f'{self.owner}: {where}; training stopped '
+                f'UDASegmentor: {where}; training stopped '
                 "(model.nonfinite_policy='raise'; 'skip' skips such "
                 'updates instead).')
         with torch.no_grad():
             counter.add_(1)
         print_log(
-            f'{self.owner}: {where}; the update is skipped '
+            f'UDASegmentor: {where}; the update is skipped '
             f"(nonfinite_policy='skip', {int(counter)} skipped "
             'so far).',
             logger='current',
@@ -186,7 +177,7 @@ class NonFiniteGuard:
         self.consecutive[part] = run
         if self.max_consecutive_skips and run >= self.max_consecutive_skips:
             raise NonFiniteLossError(
-                f'{self.owner}: training diverged: {run} consecutive '
+                f'UDASegmentor: training diverged: {run} consecutive '
                 f'{part} updates skipped for non-finite values, the last '
                 f'one: {where}. Lower the learning rate (or the loss '
                 'weights of the named terms), or raise '
@@ -196,8 +187,7 @@ class NonFiniteGuard:
         """``flag`` (a bool tensor) or-ed over all ranks (one collective
         under ``torch.distributed``, then one host sync)."""
         flag = flag.detach().reshape(()).to(torch.int32)
-        if self.world_size() > 1:
-            torch_dist.all_reduce(flag, op=torch_dist.ReduceOp.MAX)
+        all_reduce(flag, op='max')  # no-op outside distributed training
         return bool(flag.item())
 
     @staticmethod

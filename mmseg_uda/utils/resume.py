@@ -31,7 +31,10 @@ def checkpoint_problem(path: str) -> Optional[str]:
     if osp.getsize(path) == 0:
         return 'empty file'
     try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=True)
+        # mmap: the unpickling and the key checks run, the tensor data is
+        # not read (the runner loads the chosen checkpoint once, later)
+        ckpt = torch.load(path, map_location='cpu', weights_only=True,
+                          mmap=True)
     except Exception as e:  # noqa: BLE001 - any failure means "not usable"
         first = str(e).strip().splitlines()
         return f'{type(e).__name__}: {first[0] if first else ""}'
@@ -112,26 +115,21 @@ def find_resumable_checkpoint(work_dir: str) -> Optional[str]:
         skipped.append(f'{named} (named by last_checkpoint): {problem}')
         if osp.isdir(osp.dirname(named) or '.'):
             dirs.append(osp.dirname(named) or '.')
+    found = None
     for path in checkpoint_candidates(dirs):
         if named is not None and osp.abspath(path) == osp.abspath(named):
             continue
         problem = checkpoint_problem(path)
         if problem is None:
-            if skipped:
-                print_log(
-                    f'--resume: resuming from {path}; skipped: ' +
-                    '; '.join(skipped),
-                    logger='current',
-                    level=logging.WARNING)
-            return path
+            found = path
+            break
         skipped.append(f'{path}: {problem}')
     if skipped:
-        print_log(
-            f'--resume: no loadable checkpoint in {work_dir}; skipped: ' +
-            '; '.join(skipped),
-            logger='current',
-            level=logging.WARNING)
-    return None
+        outcome = f'resuming from {found}' if found else \
+            f'no loadable checkpoint in {work_dir}'
+        print_log(f'--resume: {outcome}; skipped: ' + '; '.join(skipped),
+                  logger='current', level=logging.WARNING)
+    return found
 
 
 def resolve_resume(cfg: Config,

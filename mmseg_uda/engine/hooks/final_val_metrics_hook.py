@@ -10,6 +10,8 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmseg.registry import HOOKS
 
+from .atomic_checkpoint_hook import write_text_atomic
+
 
 # dataloader settings that change how fast data comes, not which
 LOADER_SPEED_KEYS = ('num_workers', 'persistent_workers', 'pin_memory',
@@ -106,6 +108,6 @@ class FinalValMetricsHook(Hook):
             return
         path = osp.join(runner.work_dir, self.out_file)
         os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-        with open(path + '.tmp', 'w') as f:
-            json.dump({k: float(v) for k, v in metrics.items()}, f, indent=2)
-        os.replace(path + '.tmp', path)
+        write_text_atomic(
+            path,
+            json.dumps({k: float(v) for k, v in metrics.items()}, indent=2))

@@ -90,7 +90,7 @@ class UDAOptimWrapperConstructor:
             cfg = self._cfg_for(name)
             kind = cfg.get('type', 'OptimWrapper')
             if isinstance(kind, str):
-                scope, _, bare = kind.rpartition('.')
+                bare = kind.rpartition('.')[2]
                 if bare in GUARDED_TYPES:
                     cfg['type'] = GUARDED_TYPES[bare]
             paramwise = cfg.pop('paramwise_cfg', None)
