@@ -447,8 +447,7 @@ class UDASegmentor(BaseModel):
     def observe_target_bn_stats(self, target_inputs: Tensor) -> None:
         """ABN: the target images through the whole student for its BN
         statistics, no loss, no gradient (:class:`TargetBNPass`)."""
-        (self.target_bn_pass or TargetBNPass())(self.segmentor,
-                                                target_inputs)
+        self.target_bn_pass(self.segmentor, target_inputs)
 
     def make_pseudo_targets(self, target_inputs: Tensor, it: int):
         """Student inputs for the target part and, with self-training, the
