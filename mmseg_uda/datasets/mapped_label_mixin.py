@@ -1,7 +1,7 @@
 import logging
 import os
 import os.path as osp
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import mmengine
 import mmengine.fileio as fileio
@@ -136,15 +136,7 @@ class MappedLabelMixin:
                     f'{self.ann_file} do not exist in {img_dir}, e.g. '
                     f'{osp.join(img_dir, missing[0] + self.img_suffix)}')
             return names
-        suffix_len = len(self.img_suffix)
-        names = sorted(
-            f[:-suffix_len] for f in fileio.list_dir_or_file(
-                dir_path=img_dir,
-                list_dir=False,
-                suffix=self.img_suffix,
-                recursive=True,
-                backend_args=self.backend_args))
-        dangling = self._dangling_images(img_dir)
+        names, dangling = self._list_images(img_dir)
         if not names:
             raise ValueError(f'{cls}: no images ending with '
                              f'{self.img_suffix!r} found in {img_dir} (empty '
@@ -161,19 +153,36 @@ class MappedLabelMixin:
                 level=logging.WARNING)
         return names
 
-    def _dangling_images(self, img_dir: str) -> List[str]:
-        """Image names in a local ``img_dir`` that are symbolic links to
-        missing files (directory listings skip them silently), sorted."""
+    def _list_images(self, img_dir: str) -> Tuple[List[str], List[str]]:
+        """The image names (relative, without ``img_suffix``) under
+        ``img_dir`` and, for a local folder, the image paths that are
+        symbolic links to missing files (directory listings skip them
+        silently), both sorted; one walk of the tree.
+
+        Returns:
+            tuple: ``(names, dangling)``.
+        """
+        suffix_len = len(self.img_suffix)
         if not osp.isdir(img_dir):  # another storage backend
-            return []
-        found = []
+            return sorted(
+                f[:-suffix_len] for f in fileio.list_dir_or_file(
+                    dir_path=img_dir,
+                    list_dir=False,
+                    suffix=self.img_suffix,
+                    recursive=True,
+                    backend_args=self.backend_args)), []
+        names, dangling = [], []
         for dirpath, _, filenames in os.walk(img_dir, followlinks=True):
             for name in filenames:
+                if not name.endswith(self.img_suffix):
+                    continue
                 path = osp.join(dirpath, name)
-                if name.endswith(self.img_suffix) and osp.islink(path) \
-                        and not osp.exists(path):
-                    found.append(path)
-        return sorted(found)
+                if not osp.isfile(path):  # a link to a missing file
+                    if osp.islink(path):
+                        dangling.append(path)
+                    continue
+                names.append(osp.relpath(path, img_dir)[:-suffix_len])
+        return sorted(names), sorted(dangling)
 
     def load_data_list(self) -> List[dict]:
         """Collect the samples, checking folders and label files.
